@@ -55,7 +55,7 @@ skip_tier() {
 
 tier_unit() {
 	local t
-	for t in $B/tests/unit/test_* $B/tests/sim/test_*; do
+	for t in $B/tests/unit/test_* $B/tests/sim/test_* $B/tests/config/test_* $B/tests/ctl/test_*; do
 		[ -x "$t" ] && [ "${t%.d}" = "$t" ] && [ "${t%.o}" = "$t" ] || continue
 		run_suite "$(basename "$t" | sed 's/^test_//')" "$t"
 	done
@@ -63,7 +63,7 @@ tier_unit() {
 
 tier_sanitize() {
 	local t
-	for t in $B/san/tests/unit/test_* $B/san/tests/sim/test_*; do
+	for t in $B/san/tests/unit/test_* $B/san/tests/sim/test_* $B/san/tests/config/test_* $B/san/tests/ctl/test_*; do
 		[ -x "$t" ] && [ "${t%.d}" = "$t" ] && [ "${t%.o}" = "$t" ] || continue
 		run_suite "san-$(basename "$t" | sed 's/^test_//')" "$t"
 	done
