@@ -1,0 +1,154 @@
+/*
+ * output_text.c - hypernatctl's output for people
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "hctl.h"
+
+static void
+text_begin(const char *cmd)
+{
+}
+
+static void
+text_status(const struct status_info *s)
+{
+	printf("hypernatd %s\n", s->version);
+	printf("  pid:        %u\n", s->pid);
+	printf("  uptime:     %llus\n", (unsigned long long)s->uptime);
+	printf("  key:        %s\n", s->key);
+	printf("  config:     %s\n", s->config_path[0] ? s->config_path :
+	    "(none, defaults)");
+	printf("  state dir:  %s\n", s->state_dir);
+	printf("  log level:  %s\n", s->log_level);
+	printf("  dht:        %s\n", s->dht_state);
+	printf("  transport:  %s\n", s->transport);
+	printf("  tunnels:    %u export%s, %u import%s (%u added at runtime)\n",
+	    s->exports, s->exports == 1 ? "" : "s", s->imports,
+	    s->imports == 1 ? "" : "s", s->runtime);
+}
+
+static void
+text_key(const char *key, const char *client_key)
+{
+	printf("key:        %s\n", key);
+	printf("client key: %s\n", client_key);
+}
+
+static void
+text_list_begin(const char *what)
+{
+}
+
+/* "udp/7913" */
+static const char *
+tunnel_id(const struct tunnel_info *t, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s/%u", t->proto, t->port);
+	return buf;
+}
+
+static void
+print_header(const char *what)
+{
+	if (strcmp(what, "tunnels") == 0)
+		printf("%-7s %-12s %-21s %-44s %-10s %s\n", "KIND", "TUNNEL",
+		    "LOCAL", "PEER", "ORIGIN", "STATE");
+	else
+		printf("%-7s %-12s %-44s %-8s %s\n", "KIND", "TUNNEL", "PEER",
+		    "PATH", "STATE");
+}
+
+static size_t rows;
+
+static void
+text_tunnel(const struct tunnel_info *t)
+{
+	char id[32], origin[24], local[32];
+	size_t i;
+
+	if (rows++ == 0)
+		print_header("tunnels");
+	if (t->config_line)
+		snprintf(origin, sizeof(origin), "config:%u", t->config_line);
+	else
+		snprintf(origin, sizeof(origin), "%s", t->origin);
+	if (t->kind[0] == 'e')
+		snprintf(local, sizeof(local), "%s:%u", t->host, t->port);
+	else
+		snprintf(local, sizeof(local), "%s", t->listen);
+	printf("%-7s %-12s %-21s %-44s %-10s %s\n", t->kind,
+	    tunnel_id(t, id, sizeof(id)), local, t->peer[0] ? t->peer : "-",
+	    origin, t->state);
+	for (i = 0; i < t->nallow; i++)
+		printf("%-7s %-12s allow %s\n", "", "", t->allow[i]);
+}
+
+static void
+text_peer(const struct tunnel_info *t)
+{
+	char id[32];
+
+	if (rows++ == 0)
+		print_header("peers");
+	/* no connection data exists until the transport does: say so */
+	printf("%-7s %-12s %-44s %-8s %s\n", t->kind,
+	    tunnel_id(t, id, sizeof(id)), t->peer[0] ? t->peer : "-", "-",
+	    t->state);
+}
+
+static void
+text_list_end(const char *what, size_t n)
+{
+	if (n == 0)
+		printf("no %s\n", strcmp(what, "peers") == 0 ?
+		    "tunnels, so no peers" : "tunnels");
+	rows = 0;
+}
+
+static void
+text_added(const struct tunnel_info *t, const char *base_key)
+{
+	if (t->kind[0] == 'i') {
+		printf("import %s/%u from %s listens on %s\n", t->proto,
+		    t->port, t->peer, t->listen);
+		return;
+	}
+	printf("export %s/%u of %s:%u under key %s\n", t->proto, t->port,
+	    t->host, t->port, base_key);
+	printf("to use it from another machine, run there:\n");
+	printf("  hypernatctl add %s %u peer %s\n", t->proto, t->port,
+	    base_key);
+	printf("or, with hyper-nat:\n");
+	printf("  hyper-nat client -l %u -r %u --protocol %s -k %s\n",
+	    t->port, t->port, t->proto, base_key);
+}
+
+static void
+text_result(const char *cmd, int err, const char *msg)
+{
+	if (err < 0)
+		fprintf(stderr, "hypernatctl %s: %s\n", cmd,
+		    msg && msg[0] ? msg : strerror(-err));
+	else if (msg && msg[0] && strcmp(cmd, "add") != 0)
+		printf("%s\n", msg);
+}
+
+static void
+text_end(void)
+{
+}
+
+const struct output output_text = {
+	.begin = text_begin,
+	.status = text_status,
+	.key = text_key,
+	.list_begin = text_list_begin,
+	.tunnel = text_tunnel,
+	.peer = text_peer,
+	.list_end = text_list_end,
+	.added = text_added,
+	.result = text_result,
+	.end = text_end,
+};
