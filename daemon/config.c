@@ -492,8 +492,15 @@ print_bootstrap(FILE *fp, const struct cfg_item *it, const void *src)
 	size_t i;
 
 	fputc('[', fp);
-	for (i = 0; i < b->n; i++)
-		fprintf(fp, "%s%s", i ? ", " : "", b->text[i]);
+	for (i = 0; i < b->n; i++) {
+		fputs(i ? ", " : "", fp);
+		/* the label may hold anything: quote it when YAML would care */
+		if (strspn(b->text[i], "0123456789.:@-_abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == strlen(b->text[i]))
+			fputs(b->text[i], fp);
+		else
+			print_quoted(fp, b->text[i]);
+	}
 	fputc(']', fp);
 }
 
