@@ -160,25 +160,42 @@ load_config(const struct hnd_options *opt, struct config **cfg, char *err)
 	return rc;
 }
 
-static void
-apply_defs(struct hnd *h, const struct config *c)
+/* The config's exports and imports in one new array (n of them). */
+static struct tundef *
+config_defs(const struct config *c, size_t *n)
 {
 	struct tundef *all;
-	struct tuntab_diff diff;
-	size_t n = c->exports.n + c->imports.n;
 
-	if ((all = calloc(n + 1, sizeof(*all))) == NULL)
-		return;
-	memcpy(all, c->exports.v, c->exports.n * sizeof(*all));
-	memcpy(all + c->exports.n, c->imports.v, c->imports.n * sizeof(*all));
-	(void)tuntab_apply_config(&h->tab, all, n, &diff);
+	*n = c->exports.n + c->imports.n;
+	if ((all = calloc(*n + 1, sizeof(*all))) == NULL)
+		return NULL;
+	if (c->exports.n)
+		memcpy(all, c->exports.v, c->exports.n * sizeof(*all));
+	if (c->imports.n)
+		memcpy(all + c->exports.n, c->imports.v,
+		    c->imports.n * sizeof(*all));
+	return all;
+}
+
+static int
+apply_defs(struct hnd *h, const struct config *c, struct tuntab_diff *diff)
+{
+	struct tundef *all;
+	size_t n;
+	int rc;
+
+	if ((all = config_defs(c, &n)) == NULL)
+		return -ENOMEM;
+	rc = tuntab_apply_config(&h->tab, all, n, diff);
 	free(all);
+	return rc;
 }
 
 int
 hnd_init(struct hnd *h, const struct hnd_options *opt, char *err)
 {
 	char ierr[IDENTITY_ERR_LEN], keyfile[4096];
+	struct tuntab_diff diff;
 	size_t len;
 	int rc;
 
@@ -216,7 +233,10 @@ hnd_init(struct hnd *h, const struct hnd_options *opt, char *err)
 		snprintf(err, HND_MSG_LEN, "%s", ierr);
 		return rc;
 	}
-	apply_defs(h, h->cfg);
+	if ((rc = apply_defs(h, h->cfg, &diff)) < 0) {
+		snprintf(err, HND_MSG_LEN, "tunnels: %s", strerror(-rc));
+		return rc;
+	}
 	return restore_runtime(h);
 nomem:
 	snprintf(err, HND_MSG_LEN, "out of memory");
@@ -354,21 +374,8 @@ hnd_reload(struct hnd *h, struct tuntab_diff *diff, char *msg)
 		snprintf(msg, HND_MSG_LEN, "%s; nothing changed", err);
 		return rc;
 	}
-	{
-		struct tundef *all;
-		size_t cnt = n->exports.n + n->imports.n;
-
-		if ((all = calloc(cnt + 1, sizeof(*all))) == NULL) {
-			config_free(n);
-			snprintf(msg, HND_MSG_LEN, "out of memory");
-			return -ENOMEM;
-		}
-		memcpy(all, n->exports.v, n->exports.n * sizeof(*all));
-		memcpy(all + n->exports.n, n->imports.v,
-		    n->imports.n * sizeof(*all));
-		rc = tuntab_apply_config(&h->tab, all, cnt, diff);
-		free(all);
-	}
+	/* on failure the table may hold part of the change: say so below */
+	rc = apply_defs(h, n, diff);
 	if (diff->dropped_runtime)
 		(void)save_runtime(h);
 	if (n->log_level != h->cfg->log_level && h->opt.log_level < 0)
@@ -378,9 +385,11 @@ hnd_reload(struct hnd *h, struct tuntab_diff *diff, char *msg)
 		h->config_path = strdup(n->path);
 	config_free(h->cfg);
 	h->cfg = n;
-	off = (size_t)snprintf(msg, HND_MSG_LEN, "reloaded %s: %u added, %u "
-	    "removed, %u kept", h->config_path ? h->config_path : "config",
-	    diff->added, diff->removed, diff->kept);
+	off = (size_t)snprintf(msg, HND_MSG_LEN, "%s%s%sreloaded %s: %u "
+	    "added, %u removed, %u kept", rc < 0 ? "failed half-way (" : "",
+	    rc < 0 ? strerror(-rc) : "", rc < 0 ? "), " : "",
+	    h->config_path ? h->config_path : "config", diff->added,
+	    diff->removed, diff->kept);
 	if (diff->dropped_runtime && off < HND_MSG_LEN)
 		off += (size_t)snprintf(msg + off, HND_MSG_LEN - off,
 		    ", %u runtime tunnel%s replaced by the config",

@@ -31,14 +31,31 @@
 #include "ctl_msg.h"
 #include "harness.h"
 
-#define HYPERNATD	"build/hypernatd"
-#define HYPERNATCTL	"build/hypernatctl"
+/* HN_HYPERNATD / HN_HYPERNATCTL name other builds (e.g. sanitized ones) */
+#define HYPERNATD	bin_daemon()
+#define HYPERNATCTL	bin_ctl()
 #define GOLDEN		"tests/ctl/golden"
 
 #define KEY_A	"HC75S96J4EXBZZ82hYrgzkCWkFWGcgyao4s4suCdZSZw"
 #define KEY_B	"7tke7qnSbnqYJjrMLe3ftBRHUbHxwpHuCnfdpidYUm4Y"
 
 extern char **environ;
+
+static const char *
+bin_daemon(void)
+{
+	const char *p = getenv("HN_HYPERNATD");
+
+	return p && p[0] ? p : "build/hypernatd";
+}
+
+static const char *
+bin_ctl(void)
+{
+	const char *p = getenv("HN_HYPERNATCTL");
+
+	return p && p[0] ? p : "build/hypernatctl";
+}
 
 static char tmp[64];
 static char sock[96], state[128], conf[128], dlog[128];
@@ -933,6 +950,16 @@ static const struct test tests[] = {
 int
 main(int argc, char **argv)
 {
+	/*
+	 * The sanitizer build of this suite drives sanitizer builds of the
+	 * binaries when they exist (build/san/hypernatd, build/san/hypernatctl).
+	 */
+	if (strstr(argv[0], "/san/") != NULL) {
+		if (access("build/san/hypernatd", X_OK) == 0)
+			setenv("HN_HYPERNATD", "build/san/hypernatd", 0);
+		if (access("build/san/hypernatctl", X_OK) == 0)
+			setenv("HN_HYPERNATCTL", "build/san/hypernatctl", 0);
+	}
 	atexit(cleanup);
 	signal(SIGPIPE, SIG_IGN);
 	return harness_main("ctl", tests, sizeof(tests) / sizeof(tests[0]),
