@@ -479,6 +479,8 @@ dispatch(struct client *cl, const struct nlmsghdr *nlh)
 	rc = hd->fn(&r);
 	if (hd->changes)
 		log_change(&r, rc);
+	if (hd->changes && rc == 0 && cl->ctl->hooks.changed)
+		cl->ctl->hooks.changed(cl->ctl->hooks.ctx);
 	if (hd->dump && rc == 0)
 		return;
 	reply_error(cl, nlh, nlh->nlmsg_seq, rc, r.msg[0] ? r.msg : NULL);

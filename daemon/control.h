@@ -29,10 +29,13 @@ struct control;
 
 /*
  * Hooks main.c gives the control socket: reload (so the systemd
- * notifications wrap it) returns as hnd_reload() does.
+ * notifications wrap it) returns as hnd_reload() does; changed is called
+ * after a request changed the tunnel table (to update STATUS=).  Either
+ * may be NULL.
  */
 struct control_hooks {
 	int	(*reload)(void *ctx, struct tuntab_diff *diff, char *msg);
+	void	(*changed)(void *ctx);
 	void	*ctx;
 };
 

@@ -71,6 +71,16 @@ reload(void *ctx, struct tuntab_diff *diff, char *msg)
 }
 
 static void
+changed(void *ctx)
+{
+	struct daemon *d = ctx;
+	char status[256];
+
+	status_line(d, status, sizeof(status));
+	notify_status("%s", status);
+}
+
+static void
 signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct daemon *d = w->data;
@@ -105,7 +115,7 @@ check_config(const char *path, bool verbose)
 static int
 run(struct daemon *d, const struct hnd_options *opt)
 {
-	struct control_hooks hooks = { reload, d };
+	struct control_hooks hooks = { reload, changed, d };
 	char err[HND_MSG_LEN], status[256];
 	int rc = 1;
 

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -933,6 +934,167 @@ out:
 	cleanup();
 }
 
+/* ---- systemd notifications, read from our own NOTIFY_SOCKET */
+
+static int
+notify_socket(char *path, size_t cap)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct timeval tv = { 3, 0 };
+	int fd;
+
+	snprintf(path, cap, "%s/notify", tmp);
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return -1;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM, 0)) < 0)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		close(fd);
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+/* Read notifications until one contains `want`; false after 3 s. */
+static bool
+notified(int fd, const char *want, char *last, size_t cap)
+{
+	ssize_t n;
+
+	for (;;) {
+		n = recv(fd, last, cap - 1, 0);
+		if (n < 0)
+			return false;
+		last[n] = '\0';
+		if (strstr(last, want) != NULL)
+			return true;
+	}
+}
+
+static void
+daemon_sd_notify(void)
+{
+	char path[160], last[512];
+	struct run r;
+	int fd;
+
+	if (!setup())
+		return;
+	if (!CHECK((fd = notify_socket(path, sizeof(path))) >= 0))
+		goto out;
+	setenv("NOTIFY_SOCKET", path, 1);
+	setenv("WATCHDOG_USEC", "200000", 1);
+	unsetenv("WATCHDOG_PID");
+	if (!start_daemon())
+		goto out_env;
+	CHECK(notified(fd, "READY=1", last, sizeof(last)));
+	CHECK(strstr(last, "STATUS=1 export, 1 import (0 runtime); dht "
+	    "inactive: transport not built") != NULL);
+	/* WATCHDOG=1 every 100 ms: two in a row */
+	CHECK(notified(fd, "WATCHDOG=1", last, sizeof(last)));
+	CHECK(notified(fd, "WATCHDOG=1", last, sizeof(last)));
+	ctl(&r, "add udp 7913");
+	run_free(&r);
+	CHECK(notified(fd, "STATUS=2 exports, 1 import (1 runtime)", last,
+	    sizeof(last)));
+	ctl(&r, "reload");
+	run_free(&r);
+	CHECK(notified(fd, "RELOADING=1", last, sizeof(last)));
+	CHECK(strstr(last, "MONOTONIC_USEC=") != NULL);
+	CHECK(notified(fd, "READY=1", last, sizeof(last)));
+	kill(daemon_pid, SIGTERM);
+	CHECK(notified(fd, "STOPPING=1", last, sizeof(last)));
+	CHECK_INT(stop_daemon(), 0);
+out_env:
+	unsetenv("NOTIFY_SOCKET");
+	unsetenv("WATCHDOG_USEC");
+	close(fd);
+out:
+	cleanup();
+}
+
+/* ---- more clients than the daemon takes, and too few descriptors */
+
+static int
+raw_connect_nb(void)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd;
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock);
+	if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0)) < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void
+many_clients(rlim_t nofile)
+{
+	struct rlimit old, low;
+	int fds[120], n = 0, i;
+	struct run r;
+	char *log;
+
+	if (!setup())
+		return;
+	/* the daemon inherits the limit; ours is restored right after */
+	getrlimit(RLIMIT_NOFILE, &old);
+	low = old;
+	if (nofile && nofile < old.rlim_cur)
+		low.rlim_cur = nofile;
+	setrlimit(RLIMIT_NOFILE, &low);
+	i = start_daemon();
+	setrlimit(RLIMIT_NOFILE, &old);
+	if (!i)
+		goto out;
+	/* the backlog is 16: let the daemon accept between tries */
+	for (i = 0; i < 400 && n < 100; i++) {
+		if ((fds[n] = raw_connect_nb()) >= 0)
+			n++;
+		else
+			sleep_ms(5);
+	}
+	CHECK(n >= 16 + (nofile ? 0 : 64));
+	sleep_ms(300);
+	CHECK(daemon_pid > 0 && waitpid(daemon_pid, NULL, WNOHANG) == 0);
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+	/* accept resumes (after at most 1 s when it hit EMFILE) */
+	sleep_ms(nofile ? 1300 : 100);
+	ctl(&r, "status");
+	CHECK_INT(r.rc, 0);
+	run_free(&r);
+	log = slurp(dlog);
+	if (nofile)
+		CHECK(log && strstr(log, "control: accept paused for 1 s: "
+		    "Too many open files") != NULL);
+	else
+		CHECK(log && strstr(log, "control: 64 clients, accept "
+		    "paused") != NULL);
+	free(log);
+	CHECK_INT(stop_daemon(), 0);
+out:
+	cleanup();
+}
+
+static void
+ctl_client_limit_pauses_accept(void)
+{
+	many_clients(0);
+}
+
+static void
+ctl_emfile_pauses_accept(void)
+{
+	many_clients(24);
+}
+
 static const struct test tests[] = {
 	TEST(ctl_golden_text),
 	TEST(ctl_golden_json),
@@ -945,6 +1107,9 @@ static const struct test tests[] = {
 	TEST(ctl_reload_applies_difference),
 	TEST(ctl_runtime_file_after_reload_drop),
 	TEST(daemon_key_file_identity),
+	TEST(daemon_sd_notify),
+	TEST(ctl_client_limit_pauses_accept),
+	TEST(ctl_emfile_pauses_accept),
 };
 
 int
