@@ -136,7 +136,9 @@ restore_runtime(struct hnd *h)
 	if (restored)
 		log_info("state: restored %u runtime tunnel%s", restored,
 		    restored == 1 ? "" : "s");
-	return dropped ? save_runtime(h) : 0;
+	if (dropped)
+		(void)save_runtime(h);	/* logged; the table is right */
+	return 0;
 }
 
 /* ------------------------------------------------------------ init */
@@ -201,7 +203,7 @@ hnd_init(struct hnd *h, const struct hnd_options *opt, char *err)
 
 	memset(h, 0, sizeof(*h));
 	h->opt = *opt;
-	tuntab_init(&h->tab, NULL, NULL);
+	tuntab_init(&h->tab, opt->tunnel_ops, opt->tunnel_ctx);
 	h->started = mono_now();
 	if ((rc = load_config(opt, &h->cfg, err)) < 0)
 		return rc;

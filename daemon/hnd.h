@@ -27,6 +27,9 @@ struct hnd_options {
 	const char	*socket_path;	/* NULL: daemon.control_socket */
 	const char	*state_dir;	/* NULL: daemon.state_dir */
 	int		 log_level;	/* -1: daemon.log_level */
+	/* the tunnel layer (tuntab.h); NULL until daemon/tunnel/ exists */
+	const struct tuntab_ops	*tunnel_ops;
+	void		*tunnel_ctx;
 };
 
 struct hnd {

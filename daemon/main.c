@@ -170,7 +170,7 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct hnd_options opt = { NULL, NULL, NULL, -1 };
+	struct hnd_options opt = { NULL, NULL, NULL, -1, NULL, NULL };
 	static struct daemon d;
 	bool check = false, verbose = false;
 	int ch;
