@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <grp.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1095,6 +1096,75 @@ ctl_emfile_pauses_accept(void)
 	many_clients(24);
 }
 
+/* ---- hypernatd -n: the config check from the command line */
+
+static void
+daemon_check_mode(void)
+{
+	const char *good[] = { HYPERNATD, "-n", "-c",
+	    "tests/config/good/design_example.yaml", NULL };
+	const char *bad[] = { HYPERNATD, "-n", "-c",
+	    "tests/config/bad/port_range.yaml", NULL };
+	char out[160], err[160], *o, *e, *want;
+	int status;
+	pid_t pid;
+
+	if (!setup())
+		return;
+	snprintf(out, sizeof(out), "%s/n.out", tmp);
+	snprintf(err, sizeof(err), "%s/n.err", tmp);
+	pid = spawn(good, out, err);
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	o = slurp(out);
+	want = slurp("tests/config/good/design_example.out");
+	CHECK(o && want && strcmp(o, want) == 0);
+	free(o);
+	free(want);
+	unlink(out);
+	unlink(err);
+	pid = spawn(bad, out, err);
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+	e = slurp(err);
+	CHECK(e && strcmp(e, "tests/config/bad/port_range.yaml:3:9: port: "
+	    "port 70000 is out of range (0-65535)\n") == 0);
+	free(e);
+	cleanup();
+}
+
+/* ---- the socket: mode 0660, group from daemon.control_group */
+
+static void
+ctl_socket_mode_and_group(void)
+{
+	struct group *gr = getgrnam("nogroup");
+	struct stat st;
+	char text[256];
+
+	if (gr == NULL) {
+		harness_skip("no group \"nogroup\" to hand the socket to");
+		return;
+	}
+	if (!setup())
+		return;
+	snprintf(text, sizeof(text), "identity:\n  secret: x\n"
+	    "daemon:\n  control_group: nogroup\n");
+	write_file(conf, text);
+	if (!start_daemon())
+		goto out;
+	CHECK_INT(stat(sock, &st), 0);
+	CHECK(S_ISSOCK(st.st_mode));
+	CHECK_UINT(st.st_mode & 07777, 0660);
+	CHECK_UINT(st.st_gid, gr->gr_gid);
+	/* the state dir is private */
+	CHECK_INT(stat(state, &st), 0);
+	CHECK_UINT(st.st_mode & 07777, 0700);
+	CHECK_INT(stop_daemon(), 0);
+out:
+	cleanup();
+}
+
 static const struct test tests[] = {
 	TEST(ctl_golden_text),
 	TEST(ctl_golden_json),
@@ -1110,6 +1180,8 @@ static const struct test tests[] = {
 	TEST(daemon_sd_notify),
 	TEST(ctl_client_limit_pauses_accept),
 	TEST(ctl_emfile_pauses_accept),
+	TEST(daemon_check_mode),
+	TEST(ctl_socket_mode_and_group),
 };
 
 int
