@@ -89,6 +89,9 @@ struct parser {
 
 /* ------------------------------------------------------------ errors */
 
+static int fail_at(struct parser *p, yaml_mark_t m, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 static int
 fail_at(struct parser *p, yaml_mark_t m, const char *fmt, ...)
 {

@@ -285,6 +285,9 @@ run_free(struct run *r)
 }
 
 /* Run hypernatctl -s SOCK with the space-separated words of fmt. */
+static void ctl(struct run *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 static void
 ctl(struct run *r, const char *fmt, ...)
 {
@@ -1106,7 +1109,7 @@ daemon_check_mode(void)
 	const char *bad[] = { HYPERNATD, "-n", "-c",
 	    "tests/config/bad/port_range.yaml", NULL };
 	char out[160], err[160], *o, *e, *want;
-	int status;
+	int status = -1;
 	pid_t pid;
 
 	if (!setup())
