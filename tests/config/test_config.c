@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "base58.h"
@@ -230,6 +231,56 @@ out:
 	free(text);
 }
 
+/* Every key of the reference is in hypernat.conf.5 ("Cm key") and the README. */
+static void
+config_keys_documented(void)
+{
+	char *ref = NULL, *man = slurp("man/hypernat.conf.5"),
+	    *readme = slurp("README.md"), *line, *save;
+	char key[80], want[96];
+	size_t len = 0;
+	FILE *fp = open_memstream(&ref, &len);
+	int rc;
+
+	config_print_keys(fp);
+	fclose(fp);
+	if (!CHECK(man != NULL) || !CHECK(readme != NULL))
+		goto out;
+	for (line = strtok_r(ref, "\n", &save); line;
+	    line = strtok_r(NULL, "\n", &save)) {
+		const char *leaf, *sp;
+
+		if (line[0] == ' ')
+			continue;
+		sp = strchr(line, ' ');
+		snprintf(key, sizeof(key), "%.*s", sp ? (int)(sp - line) :
+		    (int)strlen(line), line);
+		leaf = strrchr(key, '.') ? strrchr(key, '.') + 1 : key;
+		snprintf(want, sizeof(want), "%s", leaf);
+		if (strchr(key, '.') != NULL) {
+			snprintf(want, sizeof(want), "Cm %s", leaf);
+			if (strstr(man, want) == NULL)
+				harness_fail(__FILE__, __LINE__, "key %s is "
+				    "not in man/hypernat.conf.5", key);
+		}
+		snprintf(want, sizeof(want), "%s", key);
+		if (strstr(readme, want) == NULL && strchr(key, '[') == NULL)
+			harness_fail(__FILE__, __LINE__, "key %s is not in "
+			    "README.md", key);
+	}
+	/* and the pages are clean for mandoc, where it is installed */
+	rc = system("mandoc -Tlint -W warning man/hypernat.conf.5 "
+	    "man/hypernatd.8 man/hypernatctl.8");
+	if (WIFEXITED(rc) && WEXITSTATUS(rc) == 127)
+		harness_skip("mandoc is not installed: pages not linted");
+	else
+		CHECK_INT(rc, 0);
+out:
+	free(ref);
+	free(man);
+	free(readme);
+}
+
 static void
 config_defaults_values(void)
 {
@@ -382,6 +433,7 @@ static const struct test tests[] = {
 	TEST(config_golden_outputs_exist),
 	TEST(config_example_parses),
 	TEST(config_example_documents_every_key),
+	TEST(config_keys_documented),
 	TEST(config_defaults_values),
 	TEST(config_values_land),
 	TEST(config_secret_kept_and_hidden),

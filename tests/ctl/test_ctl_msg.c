@@ -11,6 +11,7 @@
 #include <linux/netlink.h>
 
 #include "base58.h"
+#include "ctl/hctl.h"
 #include "ctl/json.h"
 #include "ctl_msg.h"
 #include "daemon/control.h"
@@ -381,6 +382,53 @@ tuntab_reload_keeps_unchanged(void)
 	CHECK_INT(stops, 3);		/* the failed one was never running */
 }
 
+static char *
+slurp(const char *path)
+{
+	FILE *fp = fopen(path, "rb");
+	char *b;
+	long n;
+
+	if (fp == NULL)
+		return NULL;
+	fseek(fp, 0, SEEK_END);
+	n = ftell(fp);
+	rewind(fp);
+	b = calloc(1, (size_t)n + 1);
+	if (b && fread(b, 1, (size_t)n, fp) != (size_t)n) {
+		free(b);
+		b = NULL;
+	}
+	fclose(fp);
+	return b;
+}
+
+/* Every hypernatctl command is in its man page and the README. */
+static void
+commands_documented(void)
+{
+	char *man = slurp("man/hypernatctl.8"), *readme = slurp("README.md");
+	char want[64];
+	size_t i;
+
+	if (!CHECK(man != NULL) || !CHECK(readme != NULL))
+		goto out;
+	for (i = 0; i < hctl_ncmds; i++) {
+		snprintf(want, sizeof(want), ".It Cm %s", hctl_cmds[i].name);
+		if (strstr(man, want) == NULL)
+			harness_fail(__FILE__, __LINE__, "%s is not in "
+			    "man/hypernatctl.8", hctl_cmds[i].name);
+		snprintf(want, sizeof(want), "| `%s", hctl_cmds[i].name);
+		if (strstr(readme, want) == NULL)
+			harness_fail(__FILE__, __LINE__, "%s is not in "
+			    "README.md", hctl_cmds[i].name);
+	}
+	CHECK(hctl_ncmds >= 10);
+out:
+	free(man);
+	free(readme);
+}
+
 static const struct test tests[] = {
 	TEST(msg_roundtrip),
 	TEST(msg_check_rejects),
@@ -390,6 +438,7 @@ static const struct test tests[] = {
 	TEST(json_escaping),
 	TEST(tuntab_conflicts_and_state),
 	TEST(tuntab_reload_keeps_unchanged),
+	TEST(commands_documented),
 };
 
 int
