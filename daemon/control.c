@@ -522,6 +522,9 @@ client_input(struct client *cl, const uint8_t *buf, size_t len)
 		if (cl->dump != DUMP_NONE)
 			reply_error(cl, nlh, nlh->nlmsg_seq, -EBUSY, "a dump "
 			    "must be the last request of its record");
+		else if (cl->queued + cl->curlen > CONTROL_QUEUE_MAX)
+			reply_error(cl, nlh, nlh->nlmsg_seq, -ENOBUFS, "too "
+			    "many requests in one record");
 		else
 			dispatch(cl, nlh);
 		adv = MNL_ALIGN(nlh->nlmsg_len);

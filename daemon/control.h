@@ -3,9 +3,11 @@
  *
  * An AF_UNIX SOCK_SEQPACKET listener speaking common/ctl_proto.h.  Every
  * socket is non-blocking; each client has a bounded output queue: while
- * its replies wait, the daemon reads no more of its requests, and dumps
+ * its replies wait, the daemon reads no more of its requests, one record
+ * may not queue more than CONTROL_QUEUE_MAX bytes of replies, and dumps
  * produce their next record only when the queue is empty, so a client
- * that does not read stalls only itself.  Accept pauses when the process
+ * that does not read stalls only itself.  A client silent for
+ * CONTROL_IDLE_SECONDS is closed.  Accept pauses when the process
  * is out of descriptors (EMFILE/ENFILE) or CONTROL_CLIENTS_MAX clients are
  * connected, and resumes by itself.  The peer credentials (SO_PEERCRED)
  * of every state-changing request are logged.
@@ -22,7 +24,11 @@
 #include "hnd.h"
 
 #define CONTROL_CLIENTS_MAX	64
-#define CONTROL_QUEUE_MAX	(4 * HNCTL_RECORD_MAX)	/* bytes queued per client */
+/*
+ * Replies queued for one client past which the rest of its record gets
+ * -ENOBUFS; reading stops anyway while anything is queued.
+ */
+#define CONTROL_QUEUE_MAX	(4 * HNCTL_RECORD_MAX)
 #define CONTROL_IDLE_SECONDS	60.	/* a client that says nothing is closed */
 
 struct control;

@@ -658,6 +658,41 @@ ctl_garbage_gets_errors(void)
 	nlh->nlmsg_len = HNCTL_RECORD_MAX + 64;
 	expect_error(fd, buf, HNCTL_RECORD_MAX + 64, -EMSGSIZE, "oversize");
 	close(fd);
+	/* one record of 800 requests: answered, the excess with -ENOBUFS */
+	if ((fd = raw_connect()) >= 0) {
+		uint8_t *p = (uint8_t *)buf;
+		size_t off = 0;
+		int answers = 0, nobufs = 0, err;
+		ssize_t n;
+
+		for (i = 0; i < 800; i++) {
+			nlh = ctl_msg_start(p + off, HNCTL_MSG_STATUS,
+			    NLM_F_REQUEST, (uint32_t)i);
+			off += nlh->nlmsg_len;
+		}
+		CHECK(send(fd, buf, off, 0) == (ssize_t)off);
+		while (answers < 1600 &&
+		    (n = recv(fd, buf, sizeof(buf), 0)) > 0) {
+			int len = (int)n;
+			struct ctl_attrs ea;
+
+			for (nlh = (struct nlmsghdr *)buf;
+			    mnl_nlmsg_ok(nlh, len);
+			    nlh = mnl_nlmsg_next(nlh, &len)) {
+				answers++;
+				if (nlh->nlmsg_type == NLMSG_ERROR &&
+				    ctl_msg_parse_error(nlh, &err, &ea) == 0 &&
+				    err == -ENOBUFS)
+					nobufs++;
+			}
+			if (answers >= 800 + (800 - nobufs))
+				break;	/* all in: no 5 s wait for more */
+		}
+		CHECK(nobufs > 0);
+		/* every request answered: STATUS + ack, or one error */
+		CHECK_INT(answers, 800 + (800 - nobufs));
+		close(fd);
+	}
 	/* random records on fresh connections */
 	srand(42);
 	for (i = 0; i < 50; i++) {
