@@ -304,7 +304,7 @@ ann_query_done(struct dht_query *q, int err, void *arg)
 	int len;
 
 	a->q = NULL;
-	if (a->closing) {
+	if (a->closing || err == -ECANCELED) {
 		ann_unref(a);
 		return;
 	}

@@ -8,7 +8,9 @@
  * passes every datagram that is not UDX to dht_input().
  *
  * Ownership: dht_new() copies the configuration; every request, query and
- * stored record belongs to the node and is freed by dht_free().  Callbacks
+ * stored record belongs to the node and is freed by dht_free(), which first
+ * calls the callbacks of operations still running with -ECANCELED (or, for
+ * commits, -EIO).  Callbacks
  * run from dht_input() or a timer, never from the call that started the
  * operation; a callback may start new operations but must not free the
  * node.

@@ -399,6 +399,10 @@ reping_cb(void *arg, int err, const struct dht_reply *r)
 	struct dht_node *old = dht_table_get(&d->table, rp->old_id);
 
 	d->repinging--;
+	if (err == -ECANCELED) {
+		free(rp);
+		return;
+	}
 	/* §6: keep the old node only if it answered and was heard since */
 	if (err == 0 && old != NULL && old->seen > rp->last_seen) {
 		free(rp);
@@ -907,6 +911,8 @@ netcheck_pong(void *arg, int err, const struct dht_reply *r)
 	size_t i, count = 0;
 	bool fw;
 
+	if (err == -ECANCELED)
+		return;		/* dht_free() frees the check itself */
 	if (err == 0 && nc->npongs < NETCHECK_NODES + DHT_BOOTSTRAP_MAX) {
 		nc->froms[nc->npongs] = r->from;
 		nc->tos[nc->npongs++] = r->to;
@@ -1208,16 +1214,17 @@ dht_free(struct dht *d)
 
 	if (d == NULL)
 		return;
+	/*
+	 * Requests first (their owners free what they hung on them), then
+	 * queries (on_done with -ECANCELED), then announcers.
+	 */
 	d->destroyed = true;
-	dht_announcers_free(d);
+	while ((r = d->inflight) != NULL)
+		req_finish(r, -ECANCELED, NULL);
 	dht_queries_free(d);
+	dht_announcers_free(d);
 	free(d->netcheck);
 	d->netcheck = NULL;
-	while ((r = d->inflight) != NULL) {
-		hn_timer_cancel(d->io, &r->timer);
-		inflight_unlink(d, r);
-		req_free(r);
-	}
 	while ((dl = d->delayed) != NULL) {
 		d->delayed = dl->next;
 		hn_timer_cancel(d->io, &dl->timer);

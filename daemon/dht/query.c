@@ -124,9 +124,14 @@ dht_query_cancel(struct dht_query *q)
 void
 dht_queries_free(struct dht *d)
 {
-	while (d->queries != NULL) {
-		d->queries->busy = 0;
-		q_free(d->queries);
+	struct dht_query *q;
+
+	while ((q = d->queries) != NULL) {
+		q->busy = 0;
+		if (!q->done)
+			q_finish(q, -ECANCELED);	/* frees it */
+		else
+			q_free(q);
 	}
 }
 
@@ -399,7 +404,8 @@ q_reply_cb(void *arg, int err, const struct dht_reply *r)
 				dht_send_down_hint(d, &refs[i], &qr->to);
 		}
 		q->errors++;
-		q_read_more(q);
+		if (err != -ECANCELED)
+			q_read_more(q);
 		goto out;
 	}
 	if (s != NULL)

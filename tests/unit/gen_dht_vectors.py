@@ -8,6 +8,8 @@ so a clone without /work/shared still builds and runs them.
 
     python3 tests/unit/gen_dht_vectors.py /work/shared/vectors/dht.json \
         > tests/unit/dht_vectors.inc
+    python3 tests/unit/gen_dht_vectors.py /work/shared/vectors/dht.json \
+        --corpus tests/fuzz/corpus
 """
 import hashlib
 import json
@@ -308,4 +310,43 @@ def main():
     sys.stdout.write("".join(out))
 
 
-main()
+
+def write_corpus(path, outdir):
+    """Seed corpora for tests/fuzz/fuzz_dht_{msg,payload,node}.c."""
+    import os
+    d = json.load(open(path))
+    msgs, payloads = [], []
+    for e in d["rpc"]:
+        for st in e.get("chain", [e]):
+            if "hex" in st:
+                msgs.append(bytes.fromhex(st["hex"]))
+    for p in d["live"]["pairs"][:12]:
+        msgs.append(bytes.fromhex(p["request"]["hex"]))
+    kinds = {"publicKey": 0, "peer": 1, "peers": 2, "noise": 3, "payload": 4, "plugin": 7}
+    for e in d["hyperdhtPayloads"]:
+        k = next(v for key, v in kinds.items() if key in e["decoded"])
+        payloads.append(bytes([k]) + bytes.fromhex(e["hex"]))
+    for e in d["rpc"]:
+        dd = e.get("decoded", {})
+        if dd.get("command") == 6 and not dd.get("internal") and dd.get("value"):
+            payloads.append(bytes([5]) + bytes.fromhex(dd["value"]))
+        if dd.get("kind") == "response" and dd.get("value") and "MUTABLE_GET" in e["what"] and "IMMUTABLE" not in e["what"]:
+            payloads.append(bytes([6]) + bytes.fromhex(dd["value"]))
+    for name, items in (("dht_msg", msgs), ("dht_payload", payloads)):
+        os.makedirs(os.path.join(outdir, name), exist_ok=True)
+        for i, b in enumerate(items):
+            open(os.path.join(outdir, name, "seed-%02d" % i), "wb").write(b)
+    # node: the deterministic requests, sent from 192.168.1.20 (selector 4)
+    reqs = [m for m in msgs if m[0] == 0x03]
+    os.makedirs(os.path.join(outdir, "dht_node"), exist_ok=True)
+    for i in range(0, len(reqs), 4):
+        blob = b""
+        for m in reqs[i:i + 4]:
+            blob += bytes([4 | 8]) + len(m).to_bytes(2, "little") + m
+        open(os.path.join(outdir, "dht_node", "seed-%02d" % (i // 4)), "wb").write(blob)
+
+
+if len(sys.argv) > 3 and sys.argv[2] == "--corpus":
+    write_corpus(sys.argv[1], sys.argv[3])
+else:
+    main()
