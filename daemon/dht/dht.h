@@ -51,6 +51,11 @@ struct dht_config {
 	bool		 bootstrapper;
 	bool		 no_adaptive;	/* stay ephemeral forever */
 	struct hn_addr	 public_addr;
+	/*
+	 * Wall-clock milliseconds since the epoch, for ANNOUNCE bump checks
+	 * (JS compares bumps with Date.now()); NULL: the io clock.
+	 */
+	uint64_t	(*wall_ms)(void *arg);
 	/* Called once, when the bootstrap procedure finished. */
 	void		(*on_ready)(struct dht *d, void *arg);
 	void		*arg;

@@ -82,7 +82,7 @@ dht_store_stats(const struct dht *d, struct dht_store_stats *st)
 static uint64_t
 wall_ms(struct dht *d)
 {
-	return hn_now_ms(d->io);
+	return d->cfg.wall_ms ? d->cfg.wall_ms(d->cfg.arg) : hn_now_ms(d->io);
 }
 
 /* ------------------------------------------------------------ handlers */
