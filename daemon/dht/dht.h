@@ -155,6 +155,11 @@ void		 dht_query_commit_done(struct dht_query *q, bool ok);
 size_t		 dht_query_closest(const struct dht_query *q,
 		    const struct dht_qreply **out);
 const uint8_t	*dht_query_target(const struct dht_query *q);
+/*
+ * During on_reply: the hop count of the responder (1 for a node the query
+ * started from, n + 1 for one a depth-n responder referred us to).
+ */
+unsigned	 dht_query_reply_depth(const struct dht_query *q);
 struct dht	*dht_query_dht(const struct dht_query *q);
 /* Stop without calling on_done again later; safe from its callbacks. */
 void		 dht_query_cancel(struct dht_query *q);

@@ -16,6 +16,7 @@
 struct qnode {
 	struct hn_addr	 addr;
 	uint8_t		 id[32];
+	unsigned	 depth;		/* 1: a seed; n + 1: referred at depth n */
 };
 
 struct qseen {
@@ -29,6 +30,7 @@ struct qreq {
 	struct dht_query *q;
 	struct hn_addr	 to;
 	bool		 slow;
+	unsigned	 depth;
 };
 
 struct dht_query {
@@ -48,6 +50,7 @@ struct dht_query {
 	bool		 from_table, slowdown, committing, done, finished;
 	size_t		 commits_pending;
 	size_t		 commits_ok;
+	unsigned	 cur_depth;
 	bool		 in_commit_loop;
 	int		 busy;
 	struct hn_timer	 kick;
@@ -174,7 +177,7 @@ q_grow(void **p, size_t *cap, size_t n, size_t elem)
 /* _addPending: returns whether the node counts as closer. */
 static bool
 q_add_pending(struct dht_query *q, const struct hn_addr *a,
-    const uint8_t id[32], const struct hn_addr *ref)
+    const uint8_t id[32], const struct hn_addr *ref, unsigned depth)
 {
 	bool closer = q_is_closer(q, id);
 	struct qseen *s = q_seen(q, a);
@@ -201,6 +204,7 @@ q_add_pending(struct dht_query *q, const struct hn_addr *a,
 		s->refs[s->nrefs++] = *ref;
 	q->pending[q->npending].addr = *a;
 	memcpy(q->pending[q->npending].id, id, 32);
+	q->pending[q->npending].depth = depth;
 	q->npending++;
 	return true;
 }
@@ -217,7 +221,7 @@ q_add_from_table(struct dht_query *q)
 	n = dht_table_closest(&q->d->table, q->o.target, DHT_K - q->npending,
 	    nodes);
 	for (i = 0; i < n; i++)
-		q_add_pending(q, &nodes[i]->addr, nodes[i]->id, NULL);
+		q_add_pending(q, &nodes[i]->addr, nodes[i]->id, NULL, 1);
 }
 
 static void
@@ -280,6 +284,7 @@ q_visit(struct dht_query *q, const struct qnode *n)
 	}
 	qr->q = q;
 	qr->to = n->addr;
+	qr->depth = n->depth;
 	memset(&o, 0, sizeof(o));
 	o.to = n->addr;
 	o.to_id = n->id;
@@ -423,7 +428,8 @@ q_reply_cb(void *arg, int err, const struct dht_reply *r)
 		if (memcmp(id, d->table.id, 32) == 0)
 			continue;
 		/* pitfall 17: stop at the first node that is not closer */
-		if (!q_add_pending(q, &r->closer[i], id, &r->from))
+		if (!q_add_pending(q, &r->closer[i], id, &r->from,
+		    qr->depth + 1))
 			break;
 	}
 	if (!q->from_table && q->successes + q->errors >= q->concurrency)
@@ -431,6 +437,7 @@ q_reply_cb(void *arg, int err, const struct dht_reply *r)
 	if (r->error == 0) {
 		if (q->background)
 			q->concurrency = d->ninflight < 3 ? DHT_CONCURRENCY : 2;
+		q->cur_depth = qr->depth;
 		if (q->o.on_reply)
 			q->o.on_reply(q, r, q->o.arg);
 	}
@@ -455,7 +462,7 @@ q_kick(struct hn_timer *t)
 			uint8_t id[32];
 
 			dht_node_id(id, &q->d->cfg.bootstrap[i]);
-			q_add_pending(q, &q->d->cfg.bootstrap[i], id, NULL);
+			q_add_pending(q, &q->d->cfg.bootstrap[i], id, NULL, 1);
 		}
 	}
 	q_read_more(q);
@@ -485,7 +492,7 @@ dht_query_start(struct dht *d, const struct dht_query_opts *o)
 	/* seeds go in reverse: the stack pops the first one first */
 	for (i = o->nnodes; i > 0; i--) {
 		dht_node_id(id, &o->nodes[i - 1]);
-		q_add_pending(q, &o->nodes[i - 1], id, NULL);
+		q_add_pending(q, &o->nodes[i - 1], id, NULL, 1);
 	}
 	q->next = d->queries;
 	if (d->queries)
@@ -536,4 +543,10 @@ struct dht *
 dht_query_dht(const struct dht_query *q)
 {
 	return q->d;
+}
+
+unsigned
+dht_query_reply_depth(const struct dht_query *q)
+{
+	return q->cur_depth;
 }
