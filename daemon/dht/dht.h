@@ -4,7 +4,9 @@
  * The node is handed a struct hn_io (clock, send, timers, random) and two
  * socket indexes: the server socket (reachable port, id sent from it once
  * persistent) and the client socket (requests while firewalled).  They may
- * be the same index for a node that only ever runs ephemeral.  The adapter
+ * be the same index for a node that only ever runs ephemeral (then the
+ * firewall probe and adaptive persistence are off: one socket cannot show
+ * that unsolicited traffic reaches it).  The adapter
  * passes every datagram that is not UDX to dht_input().
  *
  * Ownership: dht_new() copies the configuration; every request, query and

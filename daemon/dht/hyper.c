@@ -521,14 +521,13 @@ on_peer_holepunch(struct dht *d, const struct dht_inreq *req)
 			dht_send_relay(d, req, buf, (size_t)n, &req->from, -1);
 		return;
 	case DHT_MODE_FROM_SERVER:
-		if (!hp.has_peer_addr)
-			return;	/* JS would throw on a null address */
 		out.mode = DHT_MODE_REPLY;
 		out.has_peer_addr = true;
 		out.peer_addr = req->from;
+		/* JS: reply({to: peerAddress}) falls back to the source */
 		if ((n = dht_holepunch_encode(&out, buf, sizeof(buf))) > 0)
 			dht_send_reply(d, req, 0, buf, (size_t)n, false, false,
-			    &hp.peer_addr, -1);
+			    hp.has_peer_addr ? &hp.peer_addr : NULL, -1);
 		return;
 	}
 }

@@ -598,10 +598,13 @@ ping_some(struct dht *d)
 	}
 	if (d->tick - oldest->pinged < DHT_RECENT_NODE)
 		cnt = 2;
-	while (cnt-- > 0 && oldest != NULL) {
+	/*
+	 * dht-rpc _pingSome: a node already pinged this tick ends the round
+	 * (the JS loop spends its remaining count on it without moving on).
+	 */
+	while (cnt-- > 0 && oldest != NULL && d->tick != oldest->pinged) {
 		next = oldest->next;
-		if (d->tick != oldest->pinged)
-			check_node(d, oldest);
+		check_node(d, oldest);
 		oldest = next;
 	}
 }
@@ -1182,8 +1185,14 @@ dht_new(struct hn_io *io, const struct dht_config *cfg)
 	d->ephemeral = true;
 	d->firewalled = true;
 	d->force_persistent = cfg->persistent || cfg->bootstrapper;
-	d->adaptive = !d->force_persistent && !cfg->no_adaptive;
-	d->quick_firewall = true;
+	/*
+	 * With one socket the firewall probe proves nothing (the answer comes
+	 * back through the mapping our request opened): no quick probe, no
+	 * adaptive persistence; explicit persistence is the caller's call.
+	 */
+	d->adaptive = !d->force_persistent && !cfg->no_adaptive &&
+	    cfg->server_sock != cfg->client_sock;
+	d->quick_firewall = cfg->server_sock != cfg->client_sock;
 	if (cfg->bootstrapper) {
 		d->firewalled = false;
 		d->cfg.nbootstrap = 0;
