@@ -86,6 +86,27 @@ node_start(struct world *w, size_t i)
 	nd->d = dht_new(sim_host_io(nd->host), &cfg);
 }
 
+/* A NAT-less but ephemeral client with one socket (hypernatd's shape). */
+static void
+node_start_single(struct world *w, size_t i)
+{
+	struct node *nd = &w->nodes[i];
+	struct dht_config cfg;
+
+	nd->host = sim_host_add(w->sim, "192.168.7.7");
+	nd->ssock = nd->csock = sim_host_bind(nd->host, 0, on_recv, nd);
+	nd->addr = *sim_host_addr(nd->host, nd->ssock);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.server_sock = cfg.client_sock = nd->ssock;
+	cfg.server_port = nd->addr.port;
+	cfg.no_adaptive = true;
+	cfg.bootstrap[0] = w->nodes[0].addr;
+	cfg.nbootstrap = 1;
+	cfg.on_ready = on_ready;
+	cfg.arg = nd;
+	nd->d = dht_new(sim_host_io(nd->host), &cfg);
+}
+
 static bool
 all_ready(void *arg)
 {
@@ -107,7 +128,19 @@ first_ready(void *arg)
 }
 
 static void
+world_new_ex(struct world *w, size_t n, uint64_t seed, double loss,
+    size_t single);
+
+static void
 world_new(struct world *w, size_t n, uint64_t seed, double loss)
+{
+	world_new_ex(w, n, seed, loss, 0);
+}
+
+/* n nodes, the last `single` of them ephemeral one-socket clients. */
+static void
+world_new_ex(struct world *w, size_t n, uint64_t seed, double loss,
+    size_t single)
 {
 	struct sim_link link = { .delay_us = 10000, .jitter_us = 10000,
 	    .loss = loss };
@@ -120,7 +153,10 @@ world_new(struct world *w, size_t n, uint64_t seed, double loss)
 	node_start(w, 0);
 	sim_run(w->sim, first_ready, w, 1000);
 	for (i = 1; i < n; i++) {
-		node_start(w, i);
+		if (i >= n - single)
+			node_start_single(w, i);
+		else
+			node_start(w, i);
 		/* stagger the joins a little, as a real network would */
 		sim_run_until(w->sim, sim_now_ms(w->sim) + 50);
 	}
@@ -658,7 +694,7 @@ hs_done(void *arg)
 }
 
 static void
-listen_relay_unlisten(void)
+listen_relay_unlisten_on(bool single)
 {
 	struct world w;
 	struct keypair kp;
@@ -674,21 +710,27 @@ listen_relay_unlisten(void)
 	int calls = 0, n;
 	size_t nr, i;
 
-	world_new(&w, 24, 5, 0);
+	size_t s = single ? 24 : 6;
+
+	world_new_ex(&w, single ? 25 : 24, 5, 0, single ? 1 : 0);
 	CHECK(sim_run(w.sim, all_ready, &w, 60000));
+	if (single) {
+		CHECK(!dht_is_persistent(w.nodes[s].d));
+		CHECK(dht_is_firewalled(w.nodes[s].d));
+	}
 	keypair_of(&kp, 9);
 	keys_hash(target, kp.pk, 32);
 	memset(&cbs, 0, sizeof(cbs));
 	cbs.on_handshake = srv_handshake;
 	cbs.on_holepunch = srv_holepunch;
 	cbs.arg = &calls;
-	a = dht_listen(w.nodes[6].d, &kp, &cbs);
+	a = dht_listen(w.nodes[s].d, &kp, &cbs);
 	CHECK(a != NULL);
 	run_for(&w, 10000);
 	nr = dht_announcer_relays(a, relays, peers, 3);
 	CHECK_UINT(nr, 3);
 	for (i = 0; i < nr; i++)
-		CHECK(addr_eq(&peers[i], &w.nodes[6].addr));
+		CHECK(addr_eq(&peers[i], &w.nodes[s].addr));
 
 	/* a client finds a relay holding the record */
 	fs[0] = find_start(&w, 15, NULL, kp.pk);
@@ -721,7 +763,7 @@ listen_relay_unlisten(void)
 	CHECK_INT(dht_handshake_decode(&hs, h.value, h.len), 0);
 	CHECK_UINT(hs.mode, DHT_MODE_REPLY);
 	CHECK(hs.noise_len == 12 && memcmp(hs.noise, "reply:noise1", 12) == 0);
-	CHECK(hs.has_peer_addr && addr_eq(&hs.peer_addr, &w.nodes[6].addr));
+	CHECK(hs.has_peer_addr && addr_eq(&hs.peer_addr, &w.nodes[s].addr));
 	CHECK_INT(calls, 1);
 
 	/* PEER_HOLEPUNCH the same way, addressed by peerAddress */
@@ -731,7 +773,7 @@ listen_relay_unlisten(void)
 	hp.payload = (const uint8_t *)"p1";
 	hp.payload_len = 2;
 	hp.has_peer_addr = true;
-	hp.peer_addr = w.nodes[6].addr;
+	hp.peer_addr = w.nodes[s].addr;
 	n = dht_holepunch_encode(&hp, val, sizeof(val));
 	o.command = DHT_CMD_PEER_HOLEPUNCH;
 	o.value_len = (size_t)n;
@@ -759,8 +801,22 @@ listen_relay_unlisten(void)
 	world_free(&w);
 }
 
+static void
+listen_relay_unlisten(void)
+{
+	listen_relay_unlisten_on(false);
+}
+
+/* The same from an ephemeral one-socket server, as hypernatd runs. */
+static void
+listen_ephemeral_one_socket(void)
+{
+	listen_relay_unlisten_on(true);
+}
+
 static const struct test tests[] = {
 	TEST(token_expiry),
+	TEST(listen_ephemeral_one_socket),
 	TEST(mutable_immutable),
 	TEST(listen_relay_unlisten),
 	TEST(record_ttl),
