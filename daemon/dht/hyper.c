@@ -217,12 +217,33 @@ on_refresh(struct dht *d, const struct dht_inreq *req, const uint8_t r[32])
 	reply_plain(d, req);
 }
 
+/* Re-encode a received peer (all its relays) minimally; 0 on failure. */
+static size_t
+canonical_peer(const uint8_t *raw, size_t len, uint8_t *out, size_t cap)
+{
+	struct cur r, w;
+	size_t n;
+
+	cur_init_read(&r, raw, len);
+	cur_skip(&r, 32);
+	n = cenc_get_array_len(&r, CENC_ARRAY_MAX, CENC_IPV4_SIZE);
+	if (!cur_ok(&r) || cur_left(&r) != n * CENC_IPV4_SIZE)
+		return 0;
+	cur_init_write(&w, out, cap);
+	cur_put_bytes(&w, raw, 32);
+	cenc_put_array_len(&w, n);
+	cur_put_bytes(&w, raw + r.off, n * CENC_IPV4_SIZE);
+	return cur_ok(&w) ? w.off : 0;
+}
+
 static void
 on_announce(struct dht *d, const struct dht_inreq *req, bool unannounce)
 {
 	const struct dht_msg *m = req->m;
 	struct dht_announce a;
 	uint8_t signable[64], h[32], rec[33 + 3 * 6], refval[32 + sizeof(rec)];
+	uint8_t canon[DHT_MSG_MAX];
+	size_t canon_len;
 	struct cur c;
 	struct dht_cache_ent *e;
 	bool self;
@@ -239,10 +260,18 @@ on_announce(struct dht *d, const struct dht_inreq *req, bool unannounce)
 	}
 	if (!a.has_signature)
 		return;
-	/* §12.4: refresh (if any) is signed, bump is not */
+	/*
+	 * §12.4: refresh (if any) is signed, bump is not.  JS signs
+	 * c.encode(peer, decoded peer): the canonical form of every relay
+	 * received, which differs from the raw bytes only in a non-minimal
+	 * count.
+	 */
+	if ((canon_len = canonical_peer(a.peer_enc, a.peer_enc_len, canon,
+	    sizeof(canon))) == 0)
+		return;
 	dht_announce_signable(signable, unannounce ? DHT_NS_UNANNOUNCE :
-	    DHT_NS_ANNOUNCE, m->target, d->table.id, m->token, a.peer_enc,
-	    a.peer_enc_len, a.has_refresh ? a.refresh : NULL);
+	    DHT_NS_ANNOUNCE, m->target, d->table.id, m->token, canon,
+	    canon_len, a.has_refresh ? a.refresh : NULL);
 	if (!keys_verify(a.signature, signable, 64, a.peer.publicKey))
 		return;
 	keys_hash(h, a.peer.publicKey, 32);

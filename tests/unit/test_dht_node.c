@@ -369,6 +369,54 @@ holepunch_chain(void)
 	    "192.168.1.20:50000", "203.0.113.7:41234");
 }
 
+/*
+ * JS verifies an announce over the canonical re-encoding of its peer: a
+ * relay count sent as a non-minimal uint (fd 00 00) still verifies.
+ */
+static void
+announce_noncanonical_peer(void)
+{
+	struct dht *d = vector_node();
+	const struct vmsg *q = NULL, *r = NULL;
+	struct dht_msg m;
+	uint8_t *buf, val[256], out[DHT_MSG_MAX];
+	size_t i, len;
+	int n;
+
+	for (i = 0; i + 1 < NELEM(vec_msgs); i++) {
+		if (strncmp(vec_msgs[i].what, "ANNOUNCE (user command 4)", 25) ==
+		    0) {
+			q = &vec_msgs[i];
+			r = &vec_msgs[i + 1];
+			break;
+		}
+	}
+	if (!CHECK(q != NULL))
+		return;
+	buf = harness_unhex(q->hex, &len);
+	CHECK_INT(dht_msg_decode(&m, buf, len), 0);
+	/* 05 pk(32) 00 sig(64) -> 05 pk(32) fd 00 00 sig(64) */
+	CHECK_UINT(m.value_len, 98);
+	memcpy(val, m.value, 33);
+	val[33] = 0xfd;
+	val[34] = 0;
+	val[35] = 0;
+	memcpy(val + 36, m.value + 34, 64);
+	m.value = val;
+	m.value_len = 100;
+	n = dht_msg_encode(&m, out, sizeof(out));
+	CHECK(n > 0);
+	{
+		struct hn_addr from = addr("192.168.1.20:50000");
+
+		dht_input(d, 0, &from, out, (size_t)n);
+	}
+	expect_sent(r->hex, "non-canonical announce", true);
+	free(buf);
+	dht_free(d);
+	timerq_free(&Q);
+}
+
 /* An ephemeral node answers storage commands with UNKNOWN_COMMAND. */
 static void
 ephemeral_unknown_command(void)
@@ -404,6 +452,7 @@ static const struct test tests[] = {
 	TEST(answers_like_the_vectors),
 	TEST(handshake_chain),
 	TEST(holepunch_chain),
+	TEST(announce_noncanonical_peer),
 	TEST(ephemeral_unknown_command),
 };
 
