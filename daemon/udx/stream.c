@@ -1033,6 +1033,8 @@ stream_close(struct udx_stream *s, int err)
 	if (s->closed)
 		return;
 	s->closed = true;
+	if (err == 0 && s->ended && s->remote_ended && s->connected)
+		udx_linger_add(u, s);
 	udx_table_remove(u, s);
 	udx_flush_del(u, s);
 	hn_timer_cancel(io, &s->rto_timer);

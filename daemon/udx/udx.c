@@ -264,6 +264,57 @@ udx_raw(struct udx *u, int sock, const struct hn_addr *from,
 		u->raw(u->raw_arg, sock, from, buf, len);
 }
 
+void
+udx_linger_add(struct udx *u, const struct udx_stream *s)
+{
+	struct udx_linger *l;
+	uint64_t now = hn_now_ms(u->io);
+	size_t i, oldest = 0;
+
+	if (u->nlinger == UDX_LINGER_MAX) {
+		for (i = 1; i < u->nlinger; i++)
+			if (u->linger[i].until_ms < u->linger[oldest].until_ms)
+				oldest = i;
+		u->linger[oldest] = u->linger[--u->nlinger];
+	}
+	l = &u->linger[u->nlinger++];
+	l->id = s->id;
+	l->remote_id = s->remote_id;
+	l->seq = s->snd_next;
+	l->ack = s->rcv_ack;
+	l->sock = s->sock;
+	l->remote = s->remote;
+	l->until_ms = now + UDX_LINGER_MS;
+}
+
+/* A duplicate DATA/END for a cleanly closed stream: re-ACK it. */
+static bool
+udx_linger_input(struct udx *u, const struct udx_packet *p)
+{
+	uint64_t now = hn_now_ms(u->io);
+	uint8_t b[UDX_HEADER_SIZE];
+	struct udx_linger *l;
+	size_t i;
+
+	for (i = 0; i < u->nlinger; i++) {
+		l = &u->linger[i];
+		if (l->until_ms <= now) {
+			u->linger[i--] = u->linger[--u->nlinger];
+			continue;
+		}
+		if (l->id != p->id)
+			continue;
+		if (!(p->type & (UDX_TYPE_DATA | UDX_TYPE_END)) ||
+		    !udx_seq_lt(p->seq, l->ack) || p->offset_overrun)
+			return false;
+		udx_header_write(b, 0, 0, l->remote_id, UDX_DEFAULT_RWND,
+		    l->seq, l->ack);
+		hn_send(u->io, l->sock, &l->remote, b, sizeof(b));
+		return true;
+	}
+	return false;
+}
+
 /* §3: demultiplex one datagram. */
 void
 udx_socket_input(struct udx *u, int sock, const struct hn_addr *from,
@@ -278,6 +329,8 @@ udx_socket_input(struct udx *u, int sock, const struct hn_addr *from,
 	}
 	s = udx_table_find(u, p.id);
 	if (s == NULL || s->closed) {
+		if (u->nlinger > 0 && udx_linger_input(u, &p))
+			return;
 		udx_raw(u, sock, from, buf, len);
 		return;
 	}
@@ -308,6 +361,10 @@ udx_stream_new(struct udx *u, uint32_t id, const struct udx_stream_ops *ops,
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return -ENOMEM;
+	/* a new stream with a lingering id takes it over */
+	for (h = 0; h < u->nlinger; h++)
+		if (u->linger[h].id == id)
+			u->linger[h--] = u->linger[--u->nlinger];
 	s->u = u;
 	s->ops = ops ? ops : &no_ops;
 	s->arg = arg;

@@ -149,6 +149,24 @@ struct udx_stream {
 	struct udx_stream_info	 st;
 };
 
+/*
+ * A stream that closed cleanly keeps answering duplicate DATA/END for a
+ * while, so the peer is not left retransmitting into the void when our last
+ * ACK was lost (spec/udx.md §18, pitfall 7).
+ */
+struct udx_linger {
+	uint32_t		 id;
+	uint32_t		 remote_id;
+	uint32_t		 seq;		/* our next seq */
+	uint32_t		 ack;		/* everything below arrived */
+	int			 sock;
+	struct hn_addr		 remote;
+	uint64_t		 until_ms;
+};
+
+#define UDX_LINGER_MS	15000
+#define UDX_LINGER_MAX	256
+
 struct udx {
 	struct hn_io		*io;
 	struct udx_stream	**table;
@@ -162,6 +180,8 @@ struct udx {
 	struct hn_timer		 flush_timer;
 	struct udx_stream	*zombies;
 	int			 depth;
+	struct udx_linger	 linger[UDX_LINGER_MAX];
+	size_t			 nlinger;
 	struct udx_pkt		*pkt_free;
 	size_t			 pkt_free_n;
 	struct udx_rpkt		*rpkt_free[64];
@@ -175,6 +195,7 @@ struct udx {
 void		 udx_enter(struct udx *u);
 void		 udx_leave(struct udx *u);
 void		 udx_table_remove(struct udx *u, struct udx_stream *s);
+void		 udx_linger_add(struct udx *u, const struct udx_stream *s);
 void		 udx_flush_add(struct udx *u, struct udx_stream *s);
 void		 udx_flush_del(struct udx *u, struct udx_stream *s);
 struct udx_pkt	*udx_pkt_alloc(struct udx *u);
