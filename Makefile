@@ -8,10 +8,11 @@
 # New sources are picked up by wildcard:
 #   common/*.c                         -> libhncommon.a
 #   daemon/{udx,dht,noise,tunnel}/*.c  -> libhnstack.a
-#   daemon/*.c                         -> hypernatd
-#   ctl/*.c                            -> hypernatctl
+#   daemon/*.c but main.c              -> libhndaemon.a, + daemon/main.c -> hypernatd
+#   ctl/*.c but main.c                 -> libhnctl.a, + ctl/main.c -> hypernatctl
 #   tests/harness.c tests/sim/sim*.c   -> libhntest.a
-#   tests/{unit,sim}/test_*.c          -> one test program (suite) each
+#   tests/{unit,sim,config,ctl}/test_*.c -> one test program (suite) each,
+#                                         linked with every library above
 #   tests/fuzz/fuzz_*.c                -> one libFuzzer target each, corpus in
 #                                         tests/fuzz/corpus/<name without fuzz_>/
 
@@ -66,25 +67,31 @@ endif
 COMMON_SRC	:= $(sort $(wildcard common/*.c))
 STACK_SRC	:= $(sort $(wildcard daemon/udx/*.c daemon/dht/*.c \
 		     daemon/noise/*.c daemon/tunnel/*.c))
-DAEMON_SRC	:= $(sort $(wildcard daemon/*.c))
-CTL_SRC		:= $(sort $(wildcard ctl/*.c))
+DAEMON_SRC	:= $(sort $(filter-out daemon/main.c,$(wildcard daemon/*.c)))
+DAEMON_MAIN	:= $(wildcard daemon/main.c)
+CTL_SRC		:= $(sort $(filter-out ctl/main.c,$(wildcard ctl/*.c)))
+CTL_MAIN	:= $(wildcard ctl/main.c)
 TESTLIB_SRC	:= tests/harness.c $(sort $(wildcard tests/sim/sim*.c))
-TEST_SRC	:= $(sort $(wildcard tests/unit/test_*.c tests/sim/test_*.c))
+TEST_SRC	:= $(sort $(wildcard tests/unit/test_*.c tests/sim/test_*.c \
+		     tests/config/test_*.c tests/ctl/test_*.c))
 FUZZ_SRC	:= $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 objs		= $(patsubst %.c,$(1)/%.o,$(2))
 
 LIBCOMMON	:= $(B)/libhncommon.a
 LIBSTACK	:= $(B)/libhnstack.a
+LIBDAEMON	:= $(B)/libhndaemon.a
+LIBCTL		:= $(B)/libhnctl.a
 LIBTEST		:= $(B)/libhntest.a
-LIBS		:= $(LIBSTACK) $(LIBCOMMON)
+LIBS		:= $(LIBDAEMON) $(LIBCTL) $(LIBSTACK) $(LIBCOMMON)
 
-DAEMON_BIN	:= $(if $(DAEMON_SRC),$(B)/hypernatd)
-CTL_BIN		:= $(if $(CTL_SRC),$(B)/hypernatctl)
+DAEMON_BIN	:= $(if $(DAEMON_MAIN),$(B)/hypernatd)
+CTL_BIN		:= $(if $(CTL_MAIN),$(B)/hypernatctl)
 TEST_BIN	:= $(patsubst %.c,$(B)/%,$(TEST_SRC))
 
 # The sanitizer build (ASan + UBSan, default compiler) mirrors the normal one.
-SLIBS		:= $(B)/san/libhnstack.a $(B)/san/libhncommon.a
+SLIBS		:= $(B)/san/libhndaemon.a $(B)/san/libhnctl.a \
+		   $(B)/san/libhnstack.a $(B)/san/libhncommon.a
 STEST_BIN	:= $(patsubst %.c,$(B)/san/%,$(TEST_SRC))
 REPLAY_BIN	:= $(patsubst tests/fuzz/%.c,$(B)/san/replay/%,$(FUZZ_SRC))
 FUZZ_BIN	:= $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
@@ -121,17 +128,22 @@ endef
 
 $(LIBCOMMON): $(call objs,$(B),$(COMMON_SRC)) ; $(archive)
 $(LIBSTACK): $(call objs,$(B),$(STACK_SRC)) ; $(archive)
+$(LIBDAEMON): $(call objs,$(B),$(DAEMON_SRC)) ; $(archive)
+$(LIBCTL): $(call objs,$(B),$(CTL_SRC)) ; $(archive)
 $(LIBTEST): $(call objs,$(B),$(TESTLIB_SRC)) ; $(archive)
 $(B)/san/libhncommon.a: $(call objs,$(B)/san,$(COMMON_SRC)) ; $(archive)
 $(B)/san/libhnstack.a: $(call objs,$(B)/san,$(STACK_SRC)) ; $(archive)
+$(B)/san/libhndaemon.a: $(call objs,$(B)/san,$(DAEMON_SRC)) ; $(archive)
+$(B)/san/libhnctl.a: $(call objs,$(B)/san,$(CTL_SRC)) ; $(archive)
 $(B)/san/libhntest.a: $(call objs,$(B)/san,$(TESTLIB_SRC)) ; $(archive)
-$(B)/clang/libhnall.a: $(call objs,$(B)/clang,$(STACK_SRC) $(COMMON_SRC)) ; $(archive)
+$(B)/clang/libhnall.a: $(call objs,$(B)/clang,$(DAEMON_SRC) $(CTL_SRC) \
+		$(STACK_SRC) $(COMMON_SRC)) ; $(archive)
 
-$(B)/hypernatd: $(call objs,$(B),$(DAEMON_SRC)) $(LIBS)
+$(B)/hypernatd: $(call objs,$(B),$(DAEMON_MAIN)) $(LIBDAEMON) $(LIBSTACK) $(LIBCOMMON)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/hypernatctl: $(call objs,$(B),$(CTL_SRC)) $(LIBCOMMON)
+$(B)/hypernatctl: $(call objs,$(B),$(CTL_MAIN)) $(LIBCTL) $(LIBCOMMON)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
