@@ -49,6 +49,7 @@ udx_packet_decode(const uint8_t *buf, size_t len, struct udx_packet *p)
 		}
 		p->sacks = buf + UDX_HEADER_SIZE;
 		p->nsacks = area / UDX_SACK_BLOCK_SIZE;
+		p->sack_area = area;
 	}
 	return 0;
 }
@@ -86,6 +87,10 @@ udx_packet_encode(uint8_t *buf, size_t cap, const struct udx_packet *p)
 
 	if (p->offset_overrun)
 		return -EINVAL;
+	/* a decoded packet carries its trailing partial block along */
+	if (p->sack_area > sack_bytes &&
+	    p->sack_area < sack_bytes + UDX_SACK_BLOCK_SIZE)
+		sack_bytes = p->sack_area;
 	sack_in_ext = (p->type & UDX_TYPE_SACK) && p->data_offset > 0;
 	if (sack_in_ext && sack_bytes > p->data_offset)
 		return -EINVAL;

@@ -46,6 +46,8 @@ struct udx_packet {
 	uint32_t	 ack;
 	const uint8_t	*sacks;
 	size_t		 nsacks;
+	size_t		 sack_area;	/* bytes of the SACK area, incl. a
+					   partial block (0: nsacks * 8) */
 	const uint8_t	*payload;
 	size_t		 payload_len;
 	bool		 offset_overrun;
