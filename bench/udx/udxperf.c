@@ -5,13 +5,16 @@
  *   udxperf --bind PORT --peer PORT --id N --remote-id N [options]
  *     --send BYTES         write BYTES of a fixed pattern, then end
  *     --no-end             do not end after sending
- *     --message TEXT       send TEXT as a MESSAGE once connected (repeatable)
+ *     --message TEXT       send TEXT as a MESSAGE 800 ms after start, when
+ *                          the peer surely runs (repeatable); data then
+ *                          starts after 1 s
  *     --empty-message      send an empty MESSAGE
  *     --expect-messages N  wait for N messages before finishing
  *     --destroy-after B    destroy once B bytes were received or sent
- *     --change-remote BIND:ID:AFTER  after AFTER bytes (sent or received)
- *                          switch to a second socket bound on BIND and
- *                          the peer stream ID on the same peer port
+ *     --change-remote BIND:PEER:ID:AFTER  after AFTER bytes (sent or
+ *                          received) switch to peer port PEER, stream ID,
+ *                          from a second socket bound on BIND (0: the
+ *                          same socket)
  *     --timeout MS         give up (exit 3) after MS (default 120000)
  *     --no-gso, --no-gro   turn offloads off
  *     --no-hash            no sha256 and a constant fill (benchmarks)
@@ -47,12 +50,15 @@ struct perf {
 	uint64_t			 destroy_after;
 	uint64_t			 change_after;
 	uint32_t			 change_id;
+	struct hn_addr			 change_peer;
 	bool				 changed;
 	int				 remote_changed;
 	int				 messages, expect_messages;
 	size_t				 msg_lens[64];
 	crypto_hash_sha256_state	 hs, hr;
 	double				 t0;
+	const char			*msgs[16];
+	int				 nmsgs, empty;
 	struct udx_stream_info		 info;
 	bool				 info_set;
 	bool				 hash;
@@ -120,8 +126,8 @@ maybe_change(struct perf *p)
 	if (p->s && p->change_after && !p->changed &&
 	    (p->recv >= p->change_after || p->sent >= p->change_after)) {
 		p->changed = true;
-		udx_stream_change_remote(p->s, p->sock2, p->change_id,
-		    &p->peer);
+		udx_stream_change_remote(p->s, p->sock2 >= 0 ? p->sock2 :
+		    p->sock, p->change_id, &p->change_peer);
 	}
 }
 
@@ -222,6 +228,24 @@ on_batch(void *arg)
 static void	report(struct perf *p);
 
 static void
+on_msg_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct perf *p = w->data;
+	int i;
+
+	for (i = 0; p->s && i < p->nmsgs; i++)
+		udx_stream_send(p->s, p->msgs[i], strlen(p->msgs[i]));
+	for (i = 0; p->s && i < p->empty; i++)
+		udx_stream_send(p->s, NULL, 0);
+}
+
+static void
+on_start_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	feed(w->data);
+}
+
+static void
 on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct perf *p = w->data;
@@ -294,7 +318,7 @@ usage(void)
 	fprintf(stderr, "usage: udxperf --bind PORT --peer PORT --id N "
 	    "--remote-id N [--send BYTES] [--no-end] [--message TEXT] "
 	    "[--empty-message] [--expect-messages N] [--destroy-after B] "
-	    "[--change-remote BIND:ID:AFTER] [--timeout MS] [--no-gso] "
+	    "[--change-remote BIND:PEER:ID:AFTER] [--timeout MS] [--no-gso] "
 	    "[--no-gro] [--no-hash]\n");
 	exit(2);
 }
@@ -304,13 +328,12 @@ main(int argc, char **argv)
 {
 	struct hn_addr bind_addr = { { 127, 0, 0, 1 }, 0 };
 	struct hn_addr bind2 = { { 127, 0, 0, 1 }, 0 };
-	const char *msgs[16];
-	int nmsgs = 0, i, empty = 0;
+	int i;
 	uint32_t id = 0, rid = 0;
 	double timeout = 120;
 	bool gso = true, gro = true;
 	struct perf p;
-	ev_timer to;
+	ev_timer to, mt, st;
 
 	memset(&p, 0, sizeof(p));
 	p.end = true;
@@ -324,7 +347,7 @@ main(int argc, char **argv)
 			p.end = false;
 			continue;
 		} else if (strcmp(a, "--empty-message") == 0) {
-			empty++;
+			p.empty++;
 			continue;
 		} else if (strcmp(a, "--no-gso") == 0) {
 			gso = false;
@@ -349,8 +372,8 @@ main(int argc, char **argv)
 			rid = (uint32_t)strtoul(v, NULL, 0);
 		else if (strcmp(a, "--send") == 0)
 			p.to_send = strtoull(v, NULL, 0);
-		else if (strcmp(a, "--message") == 0 && nmsgs < 16)
-			msgs[nmsgs++] = v;
+		else if (strcmp(a, "--message") == 0 && p.nmsgs < 16)
+			p.msgs[p.nmsgs++] = v;
 		else if (strcmp(a, "--expect-messages") == 0)
 			p.expect_messages = atoi(v);
 		else if (strcmp(a, "--destroy-after") == 0)
@@ -358,12 +381,15 @@ main(int argc, char **argv)
 		else if (strcmp(a, "--timeout") == 0)
 			timeout = atof(v) / 1000.0;
 		else if (strcmp(a, "--change-remote") == 0) {
-			unsigned long b, cid;
+			unsigned long b, pp, cid;
 			unsigned long long after;
 
-			if (sscanf(v, "%lu:%lu:%llu", &b, &cid, &after) != 3)
+			if (sscanf(v, "%lu:%lu:%lu:%llu", &b, &pp, &cid,
+			    &after) != 4)
 				usage();
 			bind2.port = (uint16_t)b;
+			p.change_peer = (struct hn_addr){ { 127, 0, 0, 1 },
+			    (uint16_t)pp };
 			p.change_id = (uint32_t)cid;
 			p.change_after = after;
 		} else
@@ -397,11 +423,16 @@ main(int argc, char **argv)
 	    udx_stream_connect(p.s, p.sock, rid, &p.peer) != 0)
 		return 1;
 	p.t0 = now_s();
-	for (i = 0; i < nmsgs; i++)
-		udx_stream_send(p.s, msgs[i], strlen(msgs[i]));
-	for (i = 0; i < empty; i++)
-		udx_stream_send(p.s, NULL, 0);
-	feed(&p);
+	ev_timer_init(&mt, on_msg_timer, 0.8, 0);
+	mt.data = &p;
+	ev_timer_init(&st, on_start_timer, 1.0, 0);
+	st.data = &p;
+	if (p.nmsgs + p.empty > 0) {
+		ev_timer_start(p.loop, &mt);
+		ev_timer_start(p.loop, &st);
+	} else {
+		feed(&p);
+	}
 	ev_timer_init(&to, on_timeout, timeout, 0);
 	to.data = &p;
 	ev_timer_start(p.loop, &to);
