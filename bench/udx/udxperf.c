@@ -64,12 +64,13 @@ struct perf {
 	bool				 hash;
 };
 
+/* The test byte at offset i (< 2^31); peer.js computes the same. */
 static uint8_t
 pattern(uint64_t i)
 {
-	uint64_t x = i * 0x9e3779b97f4a7c15ull;
+	uint32_t x = (uint32_t)i * 0x9e3779b1u;
 
-	return (uint8_t)(x >> 56 ^ x >> 29 ^ i);
+	return (uint8_t)((x >> 24) ^ (uint32_t)(i >> 11));
 }
 
 static void	maybe_change(struct perf *p);

@@ -32,14 +32,11 @@ for (let i = 0; i < args.length; i++) {
 }
 
 function pattern (off, n) {
-  // the same byte sequence as udxperf.c: x = i * golden; (x>>56 ^ x>>29 ^ i) & 255
+  // the same bytes as udxperf.c: ((i * 0x9e3779b1 mod 2^32) >> 24) ^ (i >> 11)
   const b = Buffer.alloc(n)
-  const g = 0x9e3779b97f4a7c15n
-  const m = (1n << 64n) - 1n
   for (let k = 0; k < n; k++) {
-    const i = BigInt(off + k)
-    const x = (i * g) & m
-    b[k] = Number(((x >> 56n) ^ (x >> 29n) ^ i) & 255n)
+    const i = off + k
+    b[k] = ((Math.imul(i, 0x9e3779b1) >>> 24) ^ Math.floor(i / 2048)) & 255
   }
   return b
 }

@@ -51,7 +51,10 @@ async function transfer (a, b, bytes, extraA = [], extraB = [], wrap) {
   return { ra, rb, pa, pb }
 }
 
-function checkTransfer (r, bytes, fails) {
+// `lossyClose`: udx-native keeps no closed ids (spec pitfall 7), so when its
+// last ACK for our END is lost our side retries into the void and ends with
+// ETIMEDOUT after the data all arrived; accept that on a lossy path.
+function checkTransfer (r, bytes, fails, lossyClose) {
   const A = r.ra.json
   const B = r.rb.json
   if (!A || !B) { fails.push('no report: ' + r.ra.err + r.rb.err); return }
@@ -59,7 +62,8 @@ function checkTransfer (r, bytes, fails) {
   expect(B.recv === bytes, `receiver got ${B.recv} of ${bytes}`, fails)
   expect(A.sentSha === B.recvSha, 'sha256 differs', fails)
   expect(B.eof && A.eof, 'eof missing', fails)
-  expect(A.close === 0 && B.close === 0, `close ${A.close}/${B.close}`, fails)
+  const ok = (c) => c === 0 || (lossyClose && (c === -110 || c === 'ETIMEDOUT'))
+  expect(ok(A.close) && ok(B.close), `close ${A.close}/${B.close}`, fails)
 }
 
 const scenarios = {
@@ -140,8 +144,8 @@ const scenarios = {
     }
     try {
       const wrap = ['ip', 'netns', 'exec', ns]
-      checkTransfer(await transfer('c', 'js', 8 * MB, [], [], wrap), 8 * MB, f)
-      checkTransfer(await transfer('js', 'c', 8 * MB, [], [], wrap), 8 * MB, f)
+      checkTransfer(await transfer('c', 'js', 8 * MB, [], [], wrap), 8 * MB, f, true)
+      checkTransfer(await transfer('js', 'c', 8 * MB, [], [], wrap), 8 * MB, f, true)
     } finally {
       execFileSync('ip', ['netns', 'del', ns])
     }
