@@ -579,11 +579,11 @@ invalid_header(void)
 
 		for (l = 0; l < 80; l++) {
 			struct sink s = { 0 };
-			struct secretstream *ss = secretstream_new(&r,
-			    &sink_ops, &s);
+			struct secretstream *ss;
 
 			if (l == 56)
 				continue;
+			ss = secretstream_new(&r, &sink_ops, &s);
 			memset(frame, 0, sizeof(frame));
 			frame[0] = (uint8_t)l;
 			memcpy(frame + 3, all + 3, l < 56 ? l : 56);
