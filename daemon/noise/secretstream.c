@@ -54,23 +54,33 @@ struct secretstream {
 	struct hn_timer			 keepalive;
 };
 
+/*
+ * Make *buf hold at least `need` bytes, keeping the first `keep` bytes.
+ * Grows geometrically, so a peer announcing a 16 MB frame costs memory
+ * only as its bytes arrive.
+ */
 static int
-grow(uint8_t **buf, size_t *cap, size_t need)
+grow(uint8_t **buf, size_t *cap, size_t need, size_t keep)
 {
+	size_t ncap;
 	uint8_t *p;
 
 	if (*cap >= need && *buf != NULL)
 		return 0;
-	if (need < 256)
-		need = 256;
-	if ((p = malloc(need)) == NULL)
+	ncap = *cap * 2;
+	if (ncap < need)
+		ncap = need;
+	if (ncap < 256)
+		ncap = 256;
+	if ((p = malloc(ncap)) == NULL)
 		return -ENOMEM;
 	if (*buf != NULL) {
+		memcpy(p, *buf, keep);
 		sodium_memzero(*buf, *cap);
 		free(*buf);
 	}
 	*buf = p;
-	*cap = need;
+	*cap = ncap;
 	return 0;
 }
 
@@ -228,7 +238,7 @@ write_frame(struct secretstream *ss, const uint8_t *msg, size_t len)
 	size_t flen = len + SECRETSTREAM_ABYTES;
 	int err;
 
-	if ((err = grow(&ss->wbuf, &ss->wcap, 3 + flen)) != 0)
+	if ((err = grow(&ss->wbuf, &ss->wcap, 3 + flen, 0)) != 0)
 		return err;
 	store_u24le(ss->wbuf, flen);
 	crypto_secretstream_xchacha20poly1305_push(&ss->push, ss->wbuf + 3,
@@ -335,7 +345,8 @@ handle_frame(struct secretstream *ss, const uint8_t *body, size_t len)
 	}
 	if (len < SECRETSTREAM_ABYTES)
 		return -EBADMSG;	/* "Invalid message received" */
-	if ((err = grow(&ss->pbuf, &ss->pcap, len - SECRETSTREAM_ABYTES + 1)))
+	if ((err = grow(&ss->pbuf, &ss->pcap, len - SECRETSTREAM_ABYTES + 1,
+	    0)) != 0)
 		return err;
 	/* the tag is not inspected, as in the reference */
 	if (crypto_secretstream_xchacha20poly1305_pull(&ss->pull, ss->pbuf,
@@ -386,11 +397,12 @@ secretstream_input(struct secretstream *ss, const uint8_t *buf, size_t len)
 		} else {
 			if (off == len)
 				break;
-			if ((err = grow(&ss->rbuf, &ss->rcap, ss->flen)) != 0)
-				return fail(ss, err);
 			n = ss->flen - ss->fhave;
 			if (n > len - off)
 				n = len - off;
+			if ((err = grow(&ss->rbuf, &ss->rcap, ss->fhave + n,
+			    ss->fhave)) != 0)
+				return fail(ss, err);
 			memcpy(ss->rbuf + ss->fhave, buf + off, n);
 			ss->fhave += n;
 			off += n;
