@@ -112,7 +112,8 @@ void	noise_ik_set_ephemeral(struct noise_ik *hs, const struct keypair *e);
  * The message is NOISE_MSG1_OVERHEAD / NOISE_MSG2_OVERHEAD + plen bytes;
  * `out` must hold that.  Returns 0 and sets *outlen, -ENOSPC (state
  * untouched), -EMSGSIZE (plen > NOISE_PAYLOAD_MAX), -EINVAL (wrong step,
- * or a DH failure, which fails the handshake).
+ * or a DH failure, which fails the handshake), -EIO (no ephemeral key).
+ * `payload` and `out` must not overlap.
  */
 int	noise_ik_write(struct noise_ik *hs, const uint8_t *payload,
 	    size_t plen, uint8_t *out, size_t cap, size_t *outlen);

@@ -245,9 +245,8 @@ write_frame(struct secretstream *ss, const uint8_t *msg, size_t len)
 	    NULL, msg, len, NULL, 0,
 	    crypto_secretstream_xchacha20poly1305_TAG_MESSAGE);
 	keepalive_arm(ss);	/* every write resets the timer */
-	err = ss->ops->write(ss->ctx, ss->wbuf, 3 + flen);
-	sodium_memzero(ss->wbuf, 3 + flen);
-	return err;
+	/* ciphertext only: nothing to wipe */
+	return ss->ops->write(ss->ctx, ss->wbuf, 3 + flen);
 }
 
 int

@@ -19,8 +19,9 @@
  * There is no FINAL frame: end of stream is a UDX END.
  *
  * Callbacks run from inside secretstream_input() / _start() / _write() and
- * the keep-alive timer; they may call secretstream_write() and
- * secretstream_end() but must not free the stream.
+ * the keep-alive timer.  `message` and `open` may call secretstream_write()
+ * and secretstream_end(); `write` must not call back into the stream; none
+ * may free it.
  */
 #ifndef HN_SECRETSTREAM_H
 #define HN_SECRETSTREAM_H
