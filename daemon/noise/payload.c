@@ -325,8 +325,7 @@ peer_holepunch_decode(struct peer_holepunch *m, const uint8_t *in, size_t len)
 size_t
 holepunch_payload_max_size(void)
 {
-	return 4 * 9 + 9 + HOLEPUNCH_ADDRS_MAX * CENC_IPV4_SIZE +
-	    CENC_IPV4_SIZE + 32 + 32;
+	return HOLEPUNCH_PAYLOAD_MAX_SIZE;
 }
 
 int
@@ -398,13 +397,10 @@ holepunch_payload_seal(const struct holepunch_payload *p,
     const uint8_t key[32], const uint8_t *nonce, uint8_t *out, size_t cap,
     size_t *len)
 {
-	uint8_t plain[256];
+	uint8_t plain[HOLEPUNCH_PAYLOAD_MAX_SIZE];
 	size_t plen;
 	int err;
 
-	/* holepunch_payload_max_size() fits; keep the stack buffer honest */
-	if (holepunch_payload_max_size() > sizeof(plain))
-		return -EINVAL;
 	if ((err = holepunch_payload_encode(p, plain, sizeof(plain), &plen)))
 		return err;
 	if (cap < plen + HOLEPUNCH_BOX_OVERHEAD) {

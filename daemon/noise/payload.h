@@ -184,6 +184,9 @@ struct holepunch_payload {
 #define HOLEPUNCH_MAC_LEN	16
 #define HOLEPUNCH_BOX_OVERHEAD	(HOLEPUNCH_NONCE_LEN + HOLEPUNCH_MAC_LEN)
 
+/* Upper bound of an encoded struct holepunch_payload. */
+#define HOLEPUNCH_PAYLOAD_MAX_SIZE \
+	(4 * 9 + 9 + HOLEPUNCH_ADDRS_MAX * 6 + 6 + 32 + 32)
 size_t	holepunch_payload_max_size(void);
 int	holepunch_payload_encode(const struct holepunch_payload *p,
 	    uint8_t *out, size_t cap, size_t *len);
