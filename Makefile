@@ -98,7 +98,7 @@ FUZZ_BIN	:= $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
 
 .PHONY: all check check-unit check-sim check-sanitize check-fuzz check-interop \
 	check-natlab check-system deps fuzz fuzz-smoke sanitize install \
-	uninstall clean demo bench
+	uninstall clean demo bench bench-udx bench-dht
 .DEFAULT_GOAL := all
 
 all: $(DAEMON_BIN) $(CTL_BIN) $(TEST_BIN)
@@ -204,8 +204,15 @@ FUZZ_SECONDS	?= 60
 fuzz-smoke: $(FUZZ_BIN)
 	$(Q)tests/fuzz/smoke.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
 
-bench:
-	@echo "bench: no benchmarks yet (they come with the UDX, DHT and connect layers)"
+# Side by side with the JavaScript implementation, in one run; ratios in
+# the last line.  Never part of `make check`.
+bench: bench-udx bench-dht
+
+bench-udx: all
+	$(Q)bench/udx/bench.sh
+
+bench-dht: all
+	$(Q)bench/dht/bench.sh
 
 demo:
 	$(Q)tests/demo.sh
