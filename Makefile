@@ -95,6 +95,9 @@ SLIBS		:= $(B)/san/libhndaemon.a $(B)/san/libhnctl.a \
 STEST_BIN	:= $(patsubst %.c,$(B)/san/%,$(TEST_SRC))
 REPLAY_BIN	:= $(patsubst tests/fuzz/%.c,$(B)/san/replay/%,$(FUZZ_SRC))
 FUZZ_BIN	:= $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
+# Sanitized daemon and ctl: test_ctl drives these when they exist
+SBIN		:= $(if $(DAEMON_MAIN),$(B)/san/hypernatd) \
+		   $(if $(CTL_MAIN),$(B)/san/hypernatctl)
 
 .PHONY: all check check-unit check-sim check-sanitize check-fuzz check-interop \
 	check-natlab check-system deps fuzz fuzz-smoke sanitize install \
@@ -155,6 +158,16 @@ $(STEST_BIN): $(B)/san/%: $(B)/san/%.o $(B)/san/libhntest.a $(SLIBS)
 	$(call msg,LD-SAN,$@)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(B)/san/hypernatd: $(call objs,$(B)/san,$(DAEMON_MAIN)) $(B)/san/libhndaemon.a \
+		$(B)/san/libhnstack.a $(B)/san/libhncommon.a
+	$(call msg,LD-SAN,$@)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/san/hypernatctl: $(call objs,$(B)/san,$(CTL_MAIN)) $(B)/san/libhnctl.a \
+		$(B)/san/libhncommon.a
+	$(call msg,LD-SAN,$@)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 # Corpus replay: the fuzz target plus a main() that feeds it files.
 $(REPLAY_BIN): $(B)/san/replay/%: $(B)/san/tests/fuzz/%.o $(B)/san/tests/fuzz/replay.o $(SLIBS)
 	$(call msg,LD-SAN,$@)
@@ -172,16 +185,16 @@ $(FUZZ_BIN): $(B)/fuzz/%: $(B)/clang/tests/fuzz/%.o $(B)/clang/libhnall.a
 # `make check` is what CI and the README run: it installs what it needs,
 # builds, runs every tier and ends with "check: N passed, N failed".
 check: deps
-	$(Q)$(MAKE) --no-print-directory all $(STEST_BIN) $(REPLAY_BIN)
+	$(Q)$(MAKE) --no-print-directory all $(STEST_BIN) $(REPLAY_BIN) $(SBIN)
 	$(Q)tests/run-check.sh all
 
 deps:
 	$(Q)tests/install-deps.sh
 
-check-unit: $(TEST_BIN)
+check-unit: $(TEST_BIN) $(DAEMON_BIN) $(CTL_BIN)
 	$(Q)tests/run-check.sh unit
 
-check-sanitize sanitize: $(STEST_BIN) $(REPLAY_BIN)
+check-sanitize sanitize: $(STEST_BIN) $(REPLAY_BIN) $(SBIN) $(DAEMON_BIN) $(CTL_BIN)
 	$(Q)tests/run-check.sh sanitize
 
 check-fuzz: $(REPLAY_BIN)
