@@ -7,7 +7,7 @@
 #
 # New sources are picked up by wildcard:
 #   common/*.c                         -> libhncommon.a
-#   daemon/{udx,dht,noise,tunnel}/*.c  -> libhnstack.a
+#   daemon/{udx,dht,noise,connect,tunnel}/*.c -> libhnstack.a
 #   daemon/*.c but main.c              -> libhndaemon.a, + daemon/main.c -> hypernatd
 #   ctl/*.c but main.c                 -> libhnctl.a, + ctl/main.c -> hypernatctl
 #   tests/harness.c tests/sim/sim*.c   -> libhntest.a
@@ -66,7 +66,7 @@ endif
 # --------------------------------------------------------------- sources
 COMMON_SRC	:= $(sort $(wildcard common/*.c))
 STACK_SRC	:= $(sort $(wildcard daemon/udx/*.c daemon/dht/*.c \
-		     daemon/noise/*.c daemon/tunnel/*.c))
+		     daemon/noise/*.c daemon/connect/*.c daemon/tunnel/*.c))
 DAEMON_SRC	:= $(sort $(filter-out daemon/main.c,$(wildcard daemon/*.c)))
 DAEMON_MAIN	:= $(wildcard daemon/main.c)
 CTL_SRC		:= $(sort $(filter-out ctl/main.c,$(wildcard ctl/*.c)))
