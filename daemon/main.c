@@ -14,6 +14,7 @@
 #include "control.h"
 #include "hnd.h"
 #include "log.h"
+#include "node.h"
 #include "notify.h"
 
 struct daemon {
@@ -47,11 +48,12 @@ static void
 status_line(struct daemon *d, char *buf, size_t cap)
 {
 	unsigned ex, im, rt;
+	char dht[128];
 
 	hnd_counts(&d->h, &ex, &im, &rt);
 	snprintf(buf, cap, "%u export%s, %u import%s (%u runtime); dht %s",
 	    ex, ex == 1 ? "" : "s", im, im == 1 ? "" : "s", rt,
-	    hnd_dht_state(&d->h));
+	    hnd_dht_state(&d->h, dht, sizeof(dht)));
 }
 
 static int
@@ -116,7 +118,7 @@ static int
 run(struct daemon *d, const struct hnd_options *opt)
 {
 	struct control_hooks hooks = { reload, changed, d };
-	char err[HND_MSG_LEN], status[256];
+	char err[HND_MSG_LEN], status[256], nerr[NODE_ERR_LEN];
 	int rc = 1;
 
 	if (hnd_init(&d->h, opt, err) < 0) {
@@ -131,6 +133,12 @@ run(struct daemon *d, const struct hnd_options *opt)
 	if (control_listen(d->ctl, d->h.socket_path, d->h.cfg->control_group,
 	    err) < 0) {
 		log_err("%s", err);
+		goto out_ctl;
+	}
+	/* DESIGN.md §7: READY=1 once the socket listens and the DHT is bound */
+	if ((d->h.node = node_new(d->loop, d->h.cfg, changed, d, nerr)) ==
+	    NULL) {
+		log_err("%s", nerr);
 		goto out_ctl;
 	}
 	ev_signal_init(&d->sigterm, signal_cb, SIGTERM);
@@ -148,6 +156,8 @@ run(struct daemon *d, const struct hnd_options *opt)
 	ev_run(d->loop, 0);
 	notify_watchdog_stop(d->loop);
 	rc = 0;
+	node_free(d->h.node);
+	d->h.node = NULL;
 out_ctl:
 	control_free(d->ctl);
 out_hnd:
