@@ -14,6 +14,7 @@
 #include "control.h"
 #include "hnd.h"
 #include "log.h"
+#include "netmon.h"
 #include "node.h"
 #include "notify.h"
 
@@ -21,6 +22,7 @@ struct daemon {
 	struct hnd	 h;
 	struct control	*ctl;
 	struct ev_loop	*loop;
+	struct netmon	*netmon;
 	ev_signal	 sigterm, sigint, sighup;
 };
 
@@ -82,6 +84,15 @@ changed(void *ctx)
 	notify_status("%s", status);
 }
 
+/* netmon: the machine's addresses or default route changed */
+static void
+addresses_changed(void *ctx, const struct hn_addr *local, size_t n)
+{
+	struct daemon *d = ctx;
+
+	node_addresses_changed(d->h.node, local, n);
+}
+
 static void
 signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
@@ -141,6 +152,12 @@ run(struct daemon *d, const struct hnd_options *opt)
 		log_err("%s", nerr);
 		goto out_ctl;
 	}
+	/* DESIGN.md §7: without it the daemon works, it only adapts slower */
+	if ((d->netmon = netmon_new(d->loop, addresses_changed, d, &rc)) ==
+	    NULL)
+		log_warnx("netmon: cannot watch address changes: %s",
+		    strerror(-rc));
+	rc = 1;
 	ev_signal_init(&d->sigterm, signal_cb, SIGTERM);
 	ev_signal_init(&d->sigint, signal_cb, SIGINT);
 	ev_signal_init(&d->sighup, signal_cb, SIGHUP);
@@ -156,6 +173,7 @@ run(struct daemon *d, const struct hnd_options *opt)
 	ev_run(d->loop, 0);
 	notify_watchdog_stop(d->loop);
 	rc = 0;
+	netmon_free(d->netmon);
 	node_free(d->h.node);
 	d->h.node = NULL;
 out_ctl:

@@ -2,7 +2,6 @@
  * node.c - the daemon's network node: evio + UDX + the DHT (node.h)
  */
 #include <errno.h>
-#include <ifaddrs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include "config.h"
 #include "evio.h"
 #include "log.h"
+#include "netmon.h"
 #include "node.h"
 #include "daemon/connect/conn.h"
 #include "daemon/dht/dht.h"
@@ -58,30 +58,6 @@ static bool
 ip_any(const uint8_t ip[4])
 {
 	return ip[0] == 0 && ip[1] == 0 && ip[2] == 0 && ip[3] == 0;
-}
-
-/* The machine's non-loopback IPv4 addresses (port 0), at most max. */
-static size_t
-local_addrs(struct hn_addr *out, size_t max)
-{
-	struct ifaddrs *ifa, *i;
-	const struct sockaddr_in *sin;
-	size_t n = 0;
-
-	if (getifaddrs(&ifa) < 0)
-		return 0;
-	for (i = ifa; i && n < max; i = i->ifa_next) {
-		if (i->ifa_addr == NULL || i->ifa_addr->sa_family != AF_INET)
-			continue;
-		sin = (const struct sockaddr_in *)(const void *)i->ifa_addr;
-		memset(&out[n], 0, sizeof(out[n]));
-		addr_from_sockaddr(&out[n], sin);
-		out[n].port = 0;
-		if (out[n].ip[0] != 127)
-			n++;
-	}
-	freeifaddrs(ifa);
-	return n;
 }
 
 /* ------------------------------------------------------------ datagrams */
@@ -295,7 +271,7 @@ node_new(struct ev_loop *loop, const struct config *cfg,
 		goto fail;
 	if (node_dht_config(n, cfg, &dc, err) < 0)
 		goto fail;
-	n->nlocal = local_addrs(n->local, NODE_LOCAL_MAX);
+	n->nlocal = netmon_local_addrs(n->local, NODE_LOCAL_MAX);
 	if ((n->dht = dht_new(n->io, &dc)) == NULL)
 		goto nomem;
 	if (dc.nbootstrap == 0 && !dc.bootstrapper)
@@ -400,8 +376,17 @@ node_addresses_changed(struct node *n, const struct hn_addr *local,
 		    n->bind.ip[1], n->bind.ip[2], n->bind.ip[3]);
 	log_info("dht: local addresses changed (%zu); re-learning the public "
 	    "address and re-announcing", nlocal);
-	if (n->dht)
+	if (n->dht) {
+		struct hn_addr pub;
+
 		dht_network_changed(n->dht);
+		/* logged again once replies have re-taught it (node_check) */
+		if (!dht_public_addr(n->dht, &pub) && n->last.has_public) {
+			log_info("dht: public address forgotten until replies "
+			    "show it again");
+			n->last.has_public = false;
+		}
+	}
 	if (n->addr_fn)
 		n->addr_fn(n->addr_arg, n->local, n->nlocal);
 }
