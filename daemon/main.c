@@ -137,6 +137,17 @@ run(struct daemon *d, const struct hnd_options *opt)
 		goto out_hnd;
 	}
 	d->loop = ev_default_loop(EVFLAG_AUTO);
+	/*
+	 * Signals first: a SIGTERM that comes as soon as the control socket
+	 * answers (while the node starts) must stop us cleanly, not kill us.
+	 */
+	ev_signal_init(&d->sigterm, signal_cb, SIGTERM);
+	ev_signal_init(&d->sigint, signal_cb, SIGINT);
+	ev_signal_init(&d->sighup, signal_cb, SIGHUP);
+	d->sigterm.data = d->sigint.data = d->sighup.data = d;
+	ev_signal_start(d->loop, &d->sigterm);
+	ev_signal_start(d->loop, &d->sigint);
+	ev_signal_start(d->loop, &d->sighup);
 	if ((d->ctl = control_new(&d->h, d->loop, &hooks)) == NULL) {
 		log_err("out of memory");
 		goto out_hnd;
@@ -158,13 +169,6 @@ run(struct daemon *d, const struct hnd_options *opt)
 		log_warnx("netmon: cannot watch address changes: %s",
 		    strerror(-rc));
 	rc = 1;
-	ev_signal_init(&d->sigterm, signal_cb, SIGTERM);
-	ev_signal_init(&d->sigint, signal_cb, SIGINT);
-	ev_signal_init(&d->sighup, signal_cb, SIGHUP);
-	d->sigterm.data = d->sigint.data = d->sighup.data = d;
-	ev_signal_start(d->loop, &d->sigterm);
-	ev_signal_start(d->loop, &d->sigint);
-	ev_signal_start(d->loop, &d->sighup);
 	notify_watchdog_start(d->loop);
 	status_line(d, status, sizeof(status));
 	log_notice("hypernatd %s started, key %s, control socket %s; %s",
