@@ -138,7 +138,11 @@ on_ready(struct dht *d, void *arg)
 {
 	struct node *n = arg;
 
-	/* runs inside dht_input or a timer: n->dht is set by then */
+	/*
+	 * From dht_input or a timer; or from dht_new() itself for a node with
+	 * nobody to ask, before n->dht is set: then the first poll, as soon as
+	 * the loop runs, reports it.
+	 */
 	node_check(n);
 }
 
@@ -280,9 +284,10 @@ node_new(struct ev_loop *loop, const struct config *cfg,
 	log_info("dht: %s node on udp %s (client port %u), %zu bootstrap "
 	    "node%s", n->mode, addr_format(&n->server, buf), n->client_port,
 	    dc.nbootstrap, dc.nbootstrap == 1 ? "" : "s");
-	ev_timer_init(&n->poll, poll_cb, NODE_POLL_S, NODE_POLL_S);
+	n->last.firewalled = true;	/* as every node starts */
+	/* the first check as soon as the loop runs, after READY=1 */
+	ev_timer_init(&n->poll, poll_cb, 0., NODE_POLL_S);
 	ev_timer_start(loop, &n->poll);
-	node_get_status(n, &n->last);
 	return n;
 nomem:
 	snprintf(err, NODE_ERR_LEN, "dht: out of memory");
