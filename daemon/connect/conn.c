@@ -175,6 +175,24 @@ node_public(const struct conn_node *n, struct hn_addr *out)
 	return true;
 }
 
+/* bogon's isReserved (spec §7.6 step 4 skips private and reserved). */
+static bool
+ip_is_reserved(const uint8_t ip[4])
+{
+	return ip[0] == 0 ||
+	    (ip[0] == 192 && ip[1] == 0 && (ip[2] == 0 || ip[2] == 2)) ||
+	    (ip[0] == 198 && (ip[1] == 18 || ip[1] == 19)) ||
+	    (ip[0] == 198 && ip[1] == 51 && ip[2] == 100) ||
+	    (ip[0] == 203 && ip[1] == 0 && ip[2] == 113) ||
+	    ip[0] >= 224;
+}
+
+static bool
+ip_is_bogon(const uint8_t ip[4])
+{
+	return addr_is_private(ip) || ip_is_reserved(ip);
+}
+
 static void
 fill_addresses(const struct conn_node *n, struct noise_payload *p)
 {
@@ -833,7 +851,7 @@ server_open_addr(const struct noise_payload *p2, const struct hn_addr *fb)
 	size_t i;
 
 	for (i = 0; i < p2->naddr4; i++)
-		if (!addr_is_private(p2->addr4[i].ip) && p2->addr4[i].port != 0)
+		if (!ip_is_bogon(p2->addr4[i].ip) && p2->addr4[i].port != 0)
 			return p2->addr4[i];
 	return *fb;
 }
