@@ -39,9 +39,7 @@
  * TTL: the reference sends "open session" and birthday datagrams with TTL
  * 5, and natlab.md §5.3 wants the first ~300 ms of punches at TTL 2.  struct
  * hn_io has no TTL; if `send_ttl` is given the puncher uses it for those,
- * else it falls back to hn_send() with the default TTL (and, for the
- * low-TTL-only open-session datagram of the probe round, sends nothing when
- * `skip_low_ttl_without_ttl` is set).
+ * else it falls back to hn_send() with the default TTL.
  */
 #ifndef HN_CONNECT_HOLEPUNCH_H
 #define HN_CONNECT_HOLEPUNCH_H
@@ -84,6 +82,13 @@ struct hp_config {
 	int		(*send_ttl)(void *arg, int sock, const struct hn_addr *to,
 			    const uint8_t *buf, size_t len, int ttl);
 	void		*sock_arg;
+	/*
+	 * natlab.md §5.3, not in the reference: punches of the first
+	 * `early_low_ttl_ms` of a strategy go out with TTL `early_low_ttl`
+	 * (e.g. 300 ms, 2); needs send_ttl.  0: off (the reference).
+	 */
+	uint32_t	 early_low_ttl_ms;
+	int		 early_low_ttl;
 	struct hp_throttle *throttle;	/* may be NULL: no throttling */
 	bool		 initiator;	/* client side */
 	int		 remote_firewall;	/* known from payload2, else UNKNOWN */
