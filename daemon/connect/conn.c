@@ -138,6 +138,7 @@ struct conn {
 	uint8_t			*msg1;
 	size_t			 msg1_len;
 	bool			 reusable;
+	bool			 no_lan;
 	struct conn_ticket	*tickets;
 	struct hn_addr		 cand[HS_CANDIDATES];
 	size_t			 ncand, nsent;
@@ -473,12 +474,11 @@ guess_path(const struct conn *c, const struct hn_addr *to)
 
 	if (!addr_is_private(to->ip))
 		return CONN_PATH_DIRECT;
+	/* server: the client came from one of its private addresses */
 	for (i = 0; i < c->nclient_addrs; i++)
 		if (addr_eq(&c->client_addrs[i], to))
 			return CONN_PATH_LAN;
-	for (i = 0; i < n->cfg.nlocal_addrs; i++)
-		if (memcmp(n->cfg.local_addrs[i].ip, to->ip, 3) == 0)
-			return CONN_PATH_LAN;
+	(void)n;
 	return CONN_PATH_DIRECT;
 }
 
@@ -830,6 +830,7 @@ server_on_handshake(void *arg, const uint8_t *noise, size_t len,
 		c->slot_srv = s;
 		c->slot_id = sl->id;
 		if (p1->firewall == NOISE_FIREWALL_OPEN && peer_addr != NULL) {
+			c->path = CONN_PATH_DIRECT;
 			conn_stream_connected(c, n->cfg.sock, peer_addr);
 		} else {
 			/* step 6: relayed and neither side OPEN: punch, and
@@ -1340,8 +1341,8 @@ client_on_reply(struct conn *c, const struct dht_reply *r,
 		conn_stream_connected(c, n->cfg.sock, &to);
 	} else if (node_public(n, NULL)) {
 		hn_timer_after(nio(n), &c->timer, SERVER_WAIT_MS); /* step 5 */
-	} else if (memcmp(r->to.ip, server.ip, 4) == 0 && lan_match(n, p2,
-	    &to)) {
+	} else if (!c->no_lan && memcmp(r->to.ip, server.ip, 4) == 0 &&
+	    lan_match(n, p2, &to)) {
 		c->path = CONN_PATH_LAN;	/* step 6, as 6.5.1: at once */
 		conn_stream_connected(c, n->cfg.sock, &to);
 	} else if (!client_punch(c, r, p2, &server)) {
@@ -1486,6 +1487,7 @@ conn_connect(struct conn_node *n, const struct conn_connect_opts *o,
 	c->arg = arg;
 	c->kp = o->kp ? *o->kp : n->kp;
 	c->reusable = o->reusable_socket;
+	c->no_lan = o->no_local_connection;
 	memcpy(c->remote_pk, o->remote_pk, 32);
 	keys_hash(c->target, o->remote_pk, 32);
 	hn_timer_init(&c->timer, conn_timer_cb);
@@ -1503,6 +1505,8 @@ conn_connect(struct conn_node *n, const struct conn_connect_opts *o,
 	p1->firewall = node_public(n, NULL) ? NOISE_FIREWALL_OPEN :
 	    NOISE_FIREWALL_UNKNOWN;
 	fill_addresses(n, p1);
+	if (c->no_lan)
+		p1->naddr4 = p1->firewall == NOISE_FIREWALL_OPEN ? 1 : 0;
 	p1->has_udx = true;
 	p1->udx_version = 1;
 	p1->udx_reusable = o->reusable_socket;

@@ -182,7 +182,7 @@ async function exercise (c, sock) {
   return (2 * BYTES / 1048576 / secs).toFixed(1) + ' MiB/s total'
 }
 
-async function cServerJsClient (DHT, reject) {
+async function cServerJsClient (DHT, reject, copts) {
   const net = await network(4)
   const c = new CTool(['--bootstrap', net.bootstrap[0]])
   const js = new DHT({ bootstrap: net.bootstrap, host: HOST })
@@ -191,8 +191,11 @@ async function cServerJsClient (DHT, reject) {
     c.send('listen ' + hex(crypto.randomBytes(32)) + (reject ? ' reject' : ''))
     const pk = Buffer.from((await c.expect(/^listening /)).split(' ')[1], 'hex')
     await js.ready()
+    // a client behind a NAT: no stable public address (connect.js: firewall
+    // UNKNOWN in payload1), so the C server must not connect to it first
+    if (copts && copts.behindNat) js.remoteAddress = () => null
     await sleep(1000) // the announce
-    const sock = js.connect(pk)
+    const sock = js.connect(pk, copts)
     if (reject) {
       const err = await withTimeout(new Promise((resolve) => {
         sock.on('error', resolve)
@@ -217,7 +220,7 @@ async function cServerJsClient (DHT, reject) {
   }
 }
 
-async function jsServerCClient (DHT, reject) {
+async function jsServerCClient (DHT, reject, punch) {
   const net = await network(4)
   const c = new CTool(['--bootstrap', net.bootstrap[0]])
   const js = new DHT({ bootstrap: net.bootstrap, host: HOST })
@@ -230,10 +233,12 @@ async function jsServerCClient (DHT, reject) {
       clientKey = s.remotePublicKey
       s.on('error', () => {})
     })
+    // a server behind a NAT: firewall UNKNOWN in payload2, it punches
+    if (punch) js.remoteAddress = () => null
     await server.listen(kp)
     await c.expect(/^up 1$/)
     const cseed = crypto.randomBytes(32)
-    c.send('connect ' + hex(kp.publicKey) + ' ' + hex(cseed))
+    c.send('connect ' + hex(kp.publicKey) + ' ' + hex(cseed) + (punch ? ' nolan' : ''))
     if (reject) {
       const close = await c.expect(/^close /, 30000)
       check(close === 'close -111', 'C ' + close + ', want close -111 (ECONNREFUSED)')
@@ -259,6 +264,9 @@ for (const [tag, DHT] of [['6.34', HyperDHT], ['6.5.1', LegacyDHT]]) {
   CASES.push(['c-server-js-client-' + tag, () => cServerJsClient(DHT, false)])
   CASES.push(['js-server-c-client-' + tag, () => jsServerCClient(DHT, false)])
   CASES.push(['c-server-rejects-js-' + tag, () => cServerJsClient(DHT, true)])
+  // no LAN shortcut, peers "behind NAT": they must hole-punch
+  CASES.push(['c-server-js-client-punch-' + tag, () => cServerJsClient(DHT, false, { localConnection: false, behindNat: true })])
+  CASES.push(['js-server-c-client-punch-' + tag, () => jsServerCClient(DHT, false, true)])
   CASES.push(['js-server-rejects-c-' + tag, () => jsServerCClient(DHT, true)])
 }
 
