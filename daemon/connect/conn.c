@@ -30,6 +30,7 @@
 #include "daemon/connect/conn.h"
 #include "daemon/connect/conn_ext.h"
 #include "daemon/connect/holepunch.h"
+#include "daemon/connect/relay.h"
 #include "daemon/dht/dht.h"
 #include "daemon/noise/noise.h"
 #include "daemon/noise/payload.h"
@@ -127,6 +128,15 @@ struct conn {
 	bool			 wait_analysis;
 	struct hn_timer		 hp_timer;
 
+	/* blind relay (§9), client side: we chose it, we initiate */
+	bool			 use_relay;
+	uint8_t			 relay_pk[32];
+	uint8_t			 relay_token[32];
+	struct conn		*relay_conn;	/* control connection */
+	struct conn		*relay_owner;	/* on a control connection */
+	struct relay_client	*rc;
+	struct hn_timer		 relay_timer;
+
 	/* server: the client's payload1 addresses (LAN detection) */
 	size_t			 nclient_addrs;
 	struct hn_addr		 client_addrs[8];
@@ -156,6 +166,8 @@ struct conn_node {
 };
 
 static void	conn_close(struct conn *c, int err);
+static void	relay_detach(struct conn *c);
+static void	relay_timer_cb(struct hn_timer *t);
 
 /* ------------------------------------------------------------ helpers */
 
@@ -252,6 +264,7 @@ conn_free(struct conn *c)
 	hn_timer_cancel(nio(c->node), &c->timer);
 	hn_timer_cancel(nio(c->node), &c->defer);
 	hn_timer_cancel(nio(c->node), &c->hp_timer);
+	relay_detach(c);
 	hp_free(c->hp);
 	if (c->punch_sock >= 0 && c->node->cfg.sock_close != NULL)
 		c->node->cfg.sock_close(c->node->cfg.sock_arg, c->punch_sock);
@@ -285,6 +298,7 @@ conn_alloc(struct conn_node *n)
 	c->punch_sock = -1;
 	hn_timer_init(&c->timer, NULL);
 	hn_timer_init(&c->hp_timer, NULL);
+	hn_timer_init(&c->relay_timer, NULL);
 	hn_timer_init(&c->defer, NULL);
 	c->next = n->conns;
 	n->conns = c;
@@ -573,6 +587,179 @@ conn_defer_cb(struct hn_timer *t)
 	conn_close(c, c->defer_err);
 }
 
+/* ------------------------------------------------------------ blind relay */
+
+/* Drop the relay control connection and the pairing client of `c`. */
+static void
+relay_detach(struct conn *c)
+{
+	struct conn *rc_conn = c->relay_conn;
+
+	hn_timer_cancel(nio(c->node), &c->relay_timer);
+	relay_client_free(c->rc);
+	c->rc = NULL;
+	c->relay_conn = NULL;
+	if (rc_conn != NULL) {
+		rc_conn->relay_owner = NULL;
+		conn_destroy(rc_conn);
+	}
+	if (c->relay_owner != NULL) {
+		c->relay_owner->relay_conn = NULL;
+		c->relay_owner = NULL;
+	}
+}
+
+static bool
+relay_pending(const struct conn *c)
+{
+	return c->relay_conn != NULL && c->state != CONN_S_OPEN;
+}
+
+/* Punching gave up: fatal unless a relay pairing may still connect. */
+static void
+punch_failed(struct conn *c)
+{
+	if (relay_pending(c)) {
+		if (c->hp != NULL) {
+			hn_timer_cancel(nio(c->node), &c->hp_timer);
+			hn_timer_init(&c->hp_timer, NULL);
+		}
+		return;
+	}
+	conn_close(c, -EHOSTUNREACH);
+}
+
+static void
+relay_failed(struct conn *owner)
+{
+	bool punching = owner->hp != NULL && hp_punching(owner->hp);
+
+	relay_detach(owner);
+	if (owner->state != CONN_S_OPEN && !punching)
+		conn_close(owner, -EHOSTUNREACH);
+}
+
+static int
+rc_send(void *arg, const uint8_t *msg, size_t len)
+{
+	struct conn *owner = arg;
+
+	if (owner->relay_conn == NULL)
+		return -EPIPE;
+	return conn_write(owner->relay_conn, msg, len);
+}
+
+/* §9 step 5: the relay paired us: the P2P stream goes through it. */
+static void
+rc_on_pair(struct relay_client *rc, const uint8_t token[32], uint64_t id,
+    void *arg)
+{
+	struct conn *owner = arg;
+	struct conn *r = owner->relay_conn;
+
+	hn_timer_cancel(nio(owner->node), &owner->relay_timer);
+	if (r == NULL || owner->dead || owner->state == CONN_S_OPEN ||
+	    memcmp(token, owner->relay_token, 32) != 0)
+		return;
+	owner->remote_id = (uint32_t)id;
+	owner->has_remote_id = true;
+	owner->path = CONN_PATH_RELAYED;
+	conn_hold(owner);
+	conn_stream_connected(owner, r->sock, &r->remote_addr);
+	conn_release(owner);
+}
+
+static void
+rc_on_close(struct relay_client *rc, void *arg)
+{
+	struct conn *owner = arg;
+
+	/* callbacks must not free the relay client: fail on a timer */
+	if (!owner->dead && owner->state != CONN_S_OPEN) {
+		hn_timer_init(&owner->relay_timer, relay_timer_cb);
+		hn_timer_after(nio(owner->node), &owner->relay_timer, 0);
+	}
+}
+
+static void
+relay_timer_cb(struct hn_timer *t)
+{
+	struct conn *c = container_of(t, struct conn, relay_timer);
+
+	conn_hold(c);
+	relay_failed(c);	/* §9 step 6: 15 s without a pair answer */
+	conn_release(c);
+}
+
+static void
+rconn_open(struct conn *r, void *arg)
+{
+	struct conn *owner = r->relay_owner;
+	struct relay_client_cbs cbs;
+
+	if (owner == NULL)
+		return;
+	memset(&cbs, 0, sizeof(cbs));
+	cbs.send = rc_send;
+	cbs.on_pair = rc_on_pair;
+	cbs.on_close = rc_on_close;
+	cbs.arg = owner;
+	if ((owner->rc = relay_client_new(owner->kp.pk, &cbs)) == NULL ||
+	    relay_client_pair(owner->rc, true, owner->relay_token,
+	    owner->local_id) != 0)
+		relay_failed(owner);
+}
+
+static void
+rconn_data(struct conn *r, const uint8_t *buf, size_t len, void *arg)
+{
+	struct conn *owner = r->relay_owner;
+
+	if (owner != NULL && owner->rc != NULL &&
+	    relay_client_input(owner->rc, buf, len) != 0)
+		relay_failed(owner);
+}
+
+static void
+rconn_close(struct conn *r, int err, void *arg)
+{
+	struct conn *owner = r->relay_owner;
+
+	if (owner == NULL)
+		return;
+	r->relay_owner = NULL;
+	owner->relay_conn = NULL;
+	if (!owner->dead && owner->state != CONN_S_OPEN)
+		relay_failed(owner);
+	else if (!owner->dead && owner->path == CONN_PATH_RELAYED)
+		conn_close(owner, err ? err : -ECONNRESET);
+}
+
+static const struct conn_ops rconn_ops = {
+	.on_open = rconn_open,
+	.on_data = rconn_data,
+	.on_close = rconn_close,
+};
+
+/* §9 steps 1-3: connect to the relay and ask it to pair us. */
+static void
+relay_start(struct conn *c)
+{
+	struct conn_connect_opts o;
+	struct conn *r;
+
+	memset(&o, 0, sizeof(o));
+	memcpy(o.remote_pk, c->relay_pk, 32);
+	o.kp = &c->kp;
+	if ((r = conn_connect(c->node, &o, &rconn_ops, NULL)) == NULL)
+		return;
+	r->relay_owner = c;
+	c->relay_conn = r;
+	hn_timer_init(&c->relay_timer, relay_timer_cb);
+	hn_timer_after(nio(c->node), &c->relay_timer,
+	    RELAY_PAIRING_TIMEOUT_MS + 10000);
+}
+
 /* ------------------------------------------------------------ punching */
 
 static void	client_hp_next(struct conn *c);
@@ -614,7 +801,7 @@ hp_cb_fail(struct holepuncher *hp, int err, void *arg)
 	if (c->dead || c->state == CONN_S_OPEN)
 		return;
 	if (c->initiator)
-		conn_close(c, -EHOSTUNREACH);
+		punch_failed(c);
 	/* server: the 10 s / punch timeout ends it */
 }
 
@@ -1162,7 +1349,7 @@ client_hp_send(struct conn *c, bool punching)
 	c->hp_phase = punching ? 2 : 1;
 	if (dht_request(n->cfg.dht, &o, client_hp_cb, t) != 0) {
 		ticket_done(t);
-		conn_close(c, -EHOSTUNREACH);
+		punch_failed(c);
 	}
 }
 
@@ -1181,7 +1368,7 @@ client_hp_next(struct conn *c)
 			c->wait_analysis = true;
 			return;
 		}
-		conn_close(c, -EHOSTUNREACH);
+		punch_failed(c);
 		return;
 	}
 	if (hp_remote_firewall(c->hp) == NOISE_FIREWALL_UNKNOWN ||
@@ -1191,7 +1378,7 @@ client_hp_next(struct conn *c)
 			return;
 		}
 		if (hp_remote_firewall(c->hp) == NOISE_FIREWALL_UNKNOWN) {
-			conn_close(c, -EHOSTUNREACH);	/* 9g */
+			punch_failed(c);	/* 9g */
 			return;
 		}
 	}
@@ -1225,7 +1412,7 @@ client_hp_cb(void *arg, int err, const struct dht_reply *r)
 	if (err != 0 || r->value == NULL || !addr_eq(&r->from, &to) ||
 	    peer_holepunch_decode(&m, r->value, r->value_len) != 0 ||
 	    m.mode != PEER_MODE_REPLY || m.payload == NULL) {
-		conn_close(c, -EHOSTUNREACH);
+		punch_failed(c);
 		goto out;
 	}
 	if (holepunch_payload_open(&pl, c->res.holepunch_secret, m.payload,
@@ -1234,7 +1421,7 @@ client_hp_cb(void *arg, int err, const struct dht_reply *r)
 		goto out;
 	}
 	if (pl.error != NOISE_ERROR_NONE) {
-		conn_close(c, -EHOSTUNREACH);	/* REMOTE_ABORTED */
+		punch_failed(c);	/* REMOTE_ABORTED */
 		goto out;
 	}
 	hp_remote_update(c->hp, &pl, NULL);
@@ -1258,11 +1445,11 @@ client_hp_cb(void *arg, int err, const struct dht_reply *r)
 		goto out;
 	}
 	if (!hp_remote_punching(c->hp)) {
-		conn_close(c, -EHOSTUNREACH);	/* REMOTE_NOT_HOLEPUNCHING */
+		punch_failed(c);	/* REMOTE_NOT_HOLEPUNCHING */
 		goto out;
 	}
 	if ((e = hp_punch(c->hp)) != 0 && e != -EALREADY)
-		conn_close(c, -EHOSTUNREACH);	/* REMOTE_NOT_HOLEPUNCHABLE */
+		punch_failed(c);	/* REMOTE_NOT_HOLEPUNCHABLE */
 out:
 	conn_release(c);
 }
@@ -1330,6 +1517,12 @@ client_on_reply(struct conn *c, const struct dht_reply *r,
 	hn_timer_cancel(nio(n), &c->timer);
 	hn_timer_init(&c->timer, conn_timer_cb);
 	conn_hold(c);
+	if (c->use_relay) {
+		/* §6.3 step 3 / connect.js: pair through the relay, in
+		 * parallel with the paths below */
+		relay_start(c);
+		hn_timer_after(nio(n), &c->timer, PUNCH_TIMEOUT_MS);
+	}
 	if (udx_stream_is_connected(c->stream)) {
 		/* step 1: the server reached us first (firewall hook) */
 	} else if (!relayed) {
@@ -1345,9 +1538,9 @@ client_on_reply(struct conn *c, const struct dht_reply *r,
 	    lan_match(n, p2, &to)) {
 		c->path = CONN_PATH_LAN;	/* step 6, as 6.5.1: at once */
 		conn_stream_connected(c, n->cfg.sock, &to);
-	} else if (!client_punch(c, r, p2, &server)) {
-		/* no puncher (no socket factory): the server's address as
-		 * its relay sees it (works for open / full-cone servers) */
+	} else if (!client_punch(c, r, p2, &server) && !c->use_relay) {
+		/* no puncher (no socket factory) and no relay: the server's
+		 * address as its relay sees it (open / full-cone servers) */
 		c->path = CONN_PATH_DIRECT;
 		conn_stream_connected(c, n->cfg.sock, &server);
 	}
@@ -1488,6 +1681,11 @@ conn_connect(struct conn_node *n, const struct conn_connect_opts *o,
 	c->kp = o->kp ? *o->kp : n->kp;
 	c->reusable = o->reusable_socket;
 	c->no_lan = o->no_local_connection;
+	if (o->nrelay_through > 0 && o->relay_through != NULL) {
+		c->use_relay = true;
+		memcpy(c->relay_pk, o->relay_through[0], 32);
+		hn_random(nio(n), c->relay_token, 32);
+	}
 	memcpy(c->remote_pk, o->remote_pk, 32);
 	keys_hash(c->target, o->remote_pk, 32);
 	hn_timer_init(&c->timer, conn_timer_cb);
@@ -1513,6 +1711,13 @@ conn_connect(struct conn_node *n, const struct conn_connect_opts *o,
 	p1->udx_id = c->local_id;
 	p1->has_secret_stream = true;
 	p1->secret_stream_version = 1;
+	if (c->use_relay) {
+		/* §4.1, §9 step 1 */
+		p1->has_relay_through = true;
+		p1->relay_through_version = 1;
+		memcpy(p1->relay_through_pk, c->relay_pk, 32);
+		memcpy(p1->relay_through_token, c->relay_token, 32);
+	}
 	err = -EINVAL;
 	if (conn_ext_encode(p1, n->cfg.caps, pbuf, plen, &plen) != 0 ||
 	    noise_ik_init(&c->hs, true, &c->kp, o->remote_pk) != 0 ||

@@ -6,7 +6,8 @@
  * on libev) driven by commands on stdin, events on stdout:
  *
  *   listen SEEDHEX [reject]  -> listening PKHEX
- *   connect PKHEX [SEEDHEX [nolan]] -> open PATH REMOTEPK CAPS | close ERR
+ *   connect PKHEX [SEEDHEX [nolan|lan [RELAYPKHEX]]]
+ *                            -> open PATH REMOTEPK CAPS ADDR | close ERR
  *   write N                  send N random bytes then end -> sent N SHA256
  *   raw HEX | secure HEX     one datagram
  *   destroy | unlisten | quit
@@ -255,14 +256,15 @@ tool_kp(struct keypair *kp, const char *seedhex)
 static void
 tool_line(char *line)
 {
-	char *argv[4], *save, *tok, pk[65];
+	char *argv[6], *save, *tok, pk[65];
+	static uint8_t relay[1][32];
 	int argc = 0;
 	struct keypair kp;
 	struct conn_connect_opts o;
 	uint8_t buf[2100];
 	int n;
 
-	for (tok = strtok_r(line, " \t", &save); tok && argc < 4;
+	for (tok = strtok_r(line, " \t", &save); tok && argc < 6;
 	    tok = strtok_r(NULL, " \t", &save))
 		argv[argc++] = tok;
 	if (argc == 0)
@@ -284,6 +286,11 @@ tool_line(char *line)
 		if (argc > 2 && tool_kp(&kp, argv[2]))
 			o.kp = &kp;
 		o.no_local_connection = argc > 3 && strcmp(argv[3], "nolan") == 0;
+		if (argc > 4 && strlen(argv[4]) == 64 &&
+		    hex_decode(relay[0], 32, argv[4]) == 32) {
+			o.relay_through = (const uint8_t (*)[32])relay;
+			o.nrelay_through = 1;
+		}
 		crypto_hash_sha256_init(&T.rx);
 		T.rx_n = 0;
 		T.c = conn_connect(T.cn, &o, &t_ops, NULL);

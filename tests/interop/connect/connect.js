@@ -49,8 +49,8 @@ const randomPort = () => 20000 + crypto.randomInt(30000)
 const hex = (b) => Buffer.from(b).toString('hex')
 
 class CTool {
-  constructor (args) {
-    this.proc = spawn(TOOL, ['tool', ...args], { stdio: ['pipe', 'pipe', 'inherit'] })
+  constructor (args, env) {
+    this.proc = spawn(TOOL, ['tool', ...args], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } })
     this.lines = []
     this.waiters = []
     this.exited = false
@@ -259,7 +259,51 @@ async function jsServerCClient (DHT, reject, punch) {
   }
 }
 
+// hyperdht 6.34 relayThrough, C side: the C client names a JS blind relay;
+// the JS server (behind a "NAT", vetoing hole punching) pairs with it there.
+async function relayedJsServerCClient () {
+  const { Server: RelayServer } = require('blind-relay')
+  const net = await network(4)
+  // no puncher on the C side either: on loopback its first probe would
+  // reach the JS puncher at once, and the point here is the relay
+  const c = new CTool(['--bootstrap', net.bootstrap[0]], { CONN_TOOL_NO_PUNCH: '1' })
+  const js = new HyperDHT({ bootstrap: net.bootstrap, host: HOST })
+  const rdht = new HyperDHT({ bootstrap: net.bootstrap, host: HOST })
+  let conn = null
+  try {
+    const relay = new RelayServer({ createStream: (opts) => rdht.createRawStream({ ...opts, framed: true }) })
+    const rkp = HyperDHT.keyPair(crypto.randomBytes(32))
+    const rserver = rdht.createServer((sock) => {
+      const session = relay.accept(sock, { id: sock.remotePublicKey })
+      session.on('error', () => {})
+      sock.on('error', () => {})
+    })
+    await rserver.listen(rkp)
+    const kp = HyperDHT.keyPair(crypto.randomBytes(32))
+    js.remoteAddress = () => null
+    const server = js.createServer({ holepunch: () => false }, (s) => {
+      conn = s
+      s.on('error', () => {})
+    })
+    await server.listen(kp)
+    await c.expect(/^up 1$/)
+    c.send('connect ' + hex(kp.publicKey) + ' ' + hex(crypto.randomBytes(32)) + ' nolan ' + hex(rkp.publicKey))
+    const open = await c.expect(/^open /, 30000)
+    check(open.split(' ')[1] === 'relayed', 'path ' + open.split(' ')[1] + ', want relayed')
+    await withTimeout((async () => { while (!conn) await sleep(10) })(), 5000, 'JS connection')
+    const pairs = relay.stats ? JSON.stringify(relay.stats.pairings || '') : ''
+    const rate = await exercise(c, conn)
+    return 'relayed, ' + rate + (pairs ? ' ' + pairs : '')
+  } finally {
+    await c.close()
+    await js.destroy().catch(() => {})
+    await rdht.destroy().catch(() => {})
+    await destroyAll(net.nodes)
+  }
+}
+
 const CASES = []
+CASES.push(['js-server-c-client-relayed-6.34', relayedJsServerCClient])
 for (const [tag, DHT] of [['6.34', HyperDHT], ['6.5.1', LegacyDHT]]) {
   CASES.push(['c-server-js-client-' + tag, () => cServerJsClient(DHT, false)])
   CASES.push(['js-server-c-client-' + tag, () => jsServerCClient(DHT, false)])
