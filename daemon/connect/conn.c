@@ -130,6 +130,7 @@ struct conn {
 
 	/* blind relay (§9), client side: we chose it, we initiate */
 	bool			 use_relay;
+	bool			 relay_initiator;
 	uint8_t			 relay_pk[32];
 	uint8_t			 relay_token[32];
 	struct conn		*relay_conn;	/* control connection */
@@ -704,9 +705,10 @@ rconn_open(struct conn *r, void *arg)
 	cbs.on_pair = rc_on_pair;
 	cbs.on_close = rc_on_close;
 	cbs.arg = owner;
-	if ((owner->rc = relay_client_new(owner->kp.pk, &cbs)) == NULL ||
-	    relay_client_pair(owner->rc, true, owner->relay_token,
-	    owner->local_id) != 0)
+	/* the side that chose the relay initiates the pairing (§9 step 1) */
+	if ((owner->rc = relay_client_new(r->kp.pk, &cbs)) == NULL ||
+	    relay_client_pair(owner->rc, owner->relay_initiator,
+	    owner->relay_token, owner->local_id) != 0)
 		relay_failed(owner);
 }
 
@@ -750,7 +752,7 @@ relay_start(struct conn *c)
 
 	memset(&o, 0, sizeof(o));
 	memcpy(o.remote_pk, c->relay_pk, 32);
-	o.kp = &c->kp;
+	o.kp = c->initiator ? &c->kp : NULL;	/* server: the node's key */
 	if ((r = conn_connect(c->node, &o, &rconn_ops, NULL)) == NULL)
 		return;
 	r->relay_owner = c;
@@ -1016,6 +1018,14 @@ server_on_handshake(void *arg, const uint8_t *noise, size_t len,
 		hn_timer_init(&c->timer, conn_timer_cb);
 		c->slot_srv = s;
 		c->slot_id = sl->id;
+		if (p1->has_relay_through) {
+			/* §6.3 step 3: the client chose a blind relay; we pair
+			 * there too (not initiator), punching may still win */
+			c->use_relay = true;
+			memcpy(c->relay_pk, p1->relay_through_pk, 32);
+			memcpy(c->relay_token, p1->relay_through_token, 32);
+			relay_start(c);
+		}
 		if (p1->firewall == NOISE_FIREWALL_OPEN && peer_addr != NULL) {
 			c->path = CONN_PATH_DIRECT;
 			conn_stream_connected(c, n->cfg.sock, peer_addr);
@@ -1027,7 +1037,8 @@ server_on_handshake(void *arg, const uint8_t *noise, size_t len,
 			    (int)p1->firewall)) != NULL)
 				dht_server_reply_sock(n->cfg.dht,
 				    hp_socket(c->hp));
-			hn_timer_after(nio(n), &c->timer, SERVER_WAIT_MS);
+			hn_timer_after(nio(n), &c->timer, c->use_relay ?
+			    PUNCH_TIMEOUT_MS : SERVER_WAIT_MS);
 		}
 		c = NULL;
 	}
@@ -1683,6 +1694,7 @@ conn_connect(struct conn_node *n, const struct conn_connect_opts *o,
 	c->no_lan = o->no_local_connection;
 	if (o->nrelay_through > 0 && o->relay_through != NULL) {
 		c->use_relay = true;
+		c->relay_initiator = true;
 		memcpy(c->relay_pk, o->relay_through[0], 32);
 		hn_random(nio(n), c->relay_token, 32);
 	}

@@ -302,8 +302,47 @@ async function relayedJsServerCClient () {
   }
 }
 
+// The other way: a hyperdht 6.34 client names the relay, the C server (no
+// puncher) pairs with it as the non-initiator.
+async function relayedCServerJsClient () {
+  const { Server: RelayServer } = require('blind-relay')
+  const net = await network(4)
+  const c = new CTool(['--bootstrap', net.bootstrap[0]], { CONN_TOOL_NO_PUNCH: '1' })
+  const js = new HyperDHT({ bootstrap: net.bootstrap, host: HOST })
+  const rdht = new HyperDHT({ bootstrap: net.bootstrap, host: HOST })
+  try {
+    const relay = new RelayServer({ createStream: (opts) => rdht.createRawStream({ ...opts, framed: true }) })
+    const rkp = HyperDHT.keyPair(crypto.randomBytes(32))
+    const rserver = rdht.createServer((sock) => {
+      const session = relay.accept(sock, { id: sock.remotePublicKey })
+      session.on('error', () => {})
+      sock.on('error', () => {})
+    })
+    await rserver.listen(rkp)
+    await c.expect(/^up 1$/)
+    c.send('listen ' + hex(crypto.randomBytes(32)))
+    const pk = Buffer.from((await c.expect(/^listening /)).split(' ')[1], 'hex')
+    await js.ready()
+    js.remoteAddress = () => null
+    await sleep(1000)
+    const sock = js.connect(pk, { relayThrough: rkp.publicKey, localConnection: false, holepunch: () => false })
+    const errp = new Promise((resolve, reject) => sock.once('error', reject))
+    await withTimeout(Promise.race([new Promise((resolve) => sock.once('open', resolve)), errp]), 30000, 'JS open')
+    const open = await c.expect(/^open /)
+    check(open.split(' ')[1] === 'relayed', 'C path ' + open.split(' ')[1] + ', want relayed')
+    const rate = await exercise(c, sock)
+    return 'relayed, ' + rate + ' ' + JSON.stringify(relay.stats.pairings || '')
+  } finally {
+    await c.close()
+    await js.destroy().catch(() => {})
+    await rdht.destroy().catch(() => {})
+    await destroyAll(net.nodes)
+  }
+}
+
 const CASES = []
 CASES.push(['js-server-c-client-relayed-6.34', relayedJsServerCClient])
+CASES.push(['c-server-js-client-relayed-6.34', relayedCServerJsClient])
 for (const [tag, DHT] of [['6.34', HyperDHT], ['6.5.1', LegacyDHT]]) {
   CASES.push(['c-server-js-client-' + tag, () => cServerJsClient(DHT, false)])
   CASES.push(['js-server-c-client-' + tag, () => jsServerCClient(DHT, false)])
