@@ -116,6 +116,14 @@ struct conn_node_config {
 
 struct conn_node *conn_node_new(const struct conn_node_config *cfg);
 void		 conn_node_free(struct conn_node *n);
+/*
+ * Serve as a blind relay (cfg.serve_relay must be set): listen on `kp`
+ * (peers name its public key in relayThrough) and pair the connections
+ * that ask.  0, -EPERM without serve_relay, -EALREADY, -ENOMEM.  (Added by
+ * connect; conn_node_free() stops it.)
+ */
+int		 conn_node_serve_relay(struct conn_node *n,
+		    const struct keypair *kp);
 /* The local addresses changed (netmon): re-learn, re-announce, reconnect. */
 void		 conn_node_addresses_changed(struct conn_node *n,
 		    const struct hn_addr *local, size_t nlocal);

@@ -32,6 +32,8 @@
 struct dnode {
 	struct sim_host	*host;
 	struct dht	*d;
+	struct udx	*udx;		/* the relay node only */
+	struct conn_node *cn;
 	int		 sock;
 	struct hn_addr	 addr;
 	bool		 ready;
@@ -84,7 +86,9 @@ dn_recv(void *arg, int sock, const struct hn_addr *from, const uint8_t *buf,
 {
 	struct dnode *nd = arg;
 
-	if (nd->d)
+	if (nd->udx)
+		udx_socket_input(nd->udx, sock, from, buf, len);
+	else if (nd->d)
 		dht_input(nd->d, sock, from, buf, len);
 }
 
@@ -254,8 +258,10 @@ world_free(struct world *w)
 
 	peer_stop(&w->srv);
 	peer_stop(&w->cli);
+	conn_node_free(w->dn[0].cn);
 	for (i = 0; i < NDHT; i++)
 		dht_free(w->dn[i].d);
+	udx_free(w->dn[0].udx);
 	simnat_free(w->nat);
 	sim_free(w->sim);
 }
@@ -703,6 +709,68 @@ repeated_msg1_same_reply(void)
 	world_free(&w);
 }
 
+/* ------------------------------------------------------------ relay */
+
+/*
+ * §9: sym <-> sym cannot punch; with the bootstrapper (public, OPEN)
+ * serving as a blind relay (conn_node_serve_relay) and the client naming
+ * it in relayThrough, the connection goes through it, both peers C.
+ */
+static void
+relayed_sym_sym(void)
+{
+	struct world w;
+	struct keypair skp, rkp;
+	struct conn_server *s;
+	struct conn_node_config cc;
+	struct conn_connect_opts o;
+	uint8_t relay[1][32];
+
+	world_new_nat(&w, 21, "sym", "sym");
+	w.dn[0].udx = udx_new(sim_host_io(w.dn[0].host));
+	memset(&cc, 0, sizeof(cc));
+	cc.io = sim_host_io(w.dn[0].host);
+	cc.udx = w.dn[0].udx;
+	cc.dht = w.dn[0].d;
+	cc.sock = w.dn[0].sock;
+	cc.serve_relay = true;
+	w.dn[0].cn = conn_node_new(&cc);
+	keypair_of(&rkp, 8);
+	CHECK_INT(conn_node_serve_relay(w.dn[0].cn, &rkp), 0);
+	CHECK_INT(conn_node_serve_relay(w.dn[0].cn, &rkp), -EALREADY);
+	keypair_of(&skp, 9);
+	s = conn_listen(w.srv.cn, &skp, NULL, srv_accept, &w);
+	run_for(&w, 5000);
+	w.sa.to_write = w.ca.to_write = 1u << 20;
+	w.sa.end_after = w.ca.end_after = true;
+	memset(&o, 0, sizeof(o));
+	memcpy(o.remote_pk, skp.pk, 32);
+	memcpy(relay[0], rkp.pk, 32);
+	o.relay_through = (const uint8_t (*)[32])relay;
+	o.nrelay_through = 1;
+	w.ca.c = conn_connect(w.cli.cn, &o, &app_ops, &w.ca);
+	CHECK(sim_run(w.sim, both_open, &w, 60000));
+	CHECK(w.ca.opened && w.sa.opened);
+	if (w.ca.opened && w.sa.opened && w.ca.c != NULL) {
+		CHECK_STR(conn_path_name(conn_path(w.ca.c)), "relayed");
+		CHECK_STR(conn_path_name(conn_path(w.sa.c)), "relayed");
+		send_dgrams(w.ca.c, true, 300);
+		send_dgrams(w.sa.c, false, 300);
+		CHECK(sim_run(w.sim, transfer_done, &w, 60000));
+		CHECK_UINT(w.sa.got, 1u << 20);
+		CHECK_UINT(w.ca.got, 1u << 20);
+		CHECK_UINT(w.sa.bad_at + w.ca.bad_at, 0);
+		CHECK_INT(w.sa.secure, 1);
+		CHECK_INT(w.ca.raw, 1);
+		CHECK_INT(w.ca.close_err, 0);
+	} else {
+		printf("# relayed: client closed=%d err=%d\n", w.ca.closed,
+		    w.ca.close_err);
+	}
+	conn_server_close(s);
+	world_free(&w);
+}
+
 /* ------------------------------------------------------------ NAT cells */
 
 struct cell {
@@ -791,6 +859,7 @@ static const struct test tests[] = {
 	TEST(rejected_client),
 	TEST(keypear_server_and_close),
 	TEST(repeated_msg1_same_reply),
+	TEST(relayed_sym_sym),
 	TEST(nat_cells),
 };
 
