@@ -20,7 +20,7 @@
 # 0.0.0.0.  Without it those pairs are named skips.
 #
 # Environment: HN_NODE_MODULES (default tests/interop/node_modules),
-# HN_C_PEER_TOOL, CONNECT_REPEAT (attempts per cell and pair, default 1),
+# HN_C_PEER_TOOL, CONNECT_PAIRS (default js-js,c-c,c-js,js-c), CONNECT_REPEAT (attempts per cell and pair, default 1),
 # CONNECT_CELLS (a subset, by name), CONNECT_OUT (JSON of every attempt).
 # Root only; the lab is torn down on every exit.
 set -u
@@ -84,15 +84,18 @@ echo "ok   dht_network (9 nodes, relay $relay_pk on pub3)"
 pass=$((pass + 1))
 sleep 2		# let the nodes find each other and turn persistent
 
-pairs=js-js
+want=${CONNECT_PAIRS:-js-js,c-c,c-js,js-c}
+pairs=
 ctool_args=()
-if [ -n "${HN_C_PEER_TOOL:-}" ]; then
-	pairs=js-js,c-c,c-js,js-c
-	ctool_args=(--c-tool "$HN_C_PEER_TOOL")
-else
-	echo "skip c-c, c-js, js-c: no C peer tool (HN_C_PEER_TOOL)"
-	skipped=$((skipped + 3))
-fi
+[ -n "${HN_C_PEER_TOOL:-}" ] && ctool_args=(--c-tool "$HN_C_PEER_TOOL")
+for p in ${want//,/ }; do
+	if [ "$p" != js-js ] && [ -z "${HN_C_PEER_TOOL:-}" ]; then
+		echo "skip $p: no C peer tool (HN_C_PEER_TOOL)"
+		skipped=$((skipped + 1))
+		continue
+	fi
+	pairs=${pairs:+$pairs,}$p
+done
 out=${CONNECT_OUT:-$log/attempts.json}
 node "$HERE/connect.js" --prefix "$NATLAB_PREFIX" --bootstrap "$BOOT" \
 	--cells "$cells" --pairs "$pairs" --repeat "${CONNECT_REPEAT:-1}" \
