@@ -3,11 +3,13 @@
 // for every cell and pairing of implementations, a fresh server peer and a
 // fresh client peer per attempt (fresh keys, fresh DHT nodes, so neither
 // stale records nor the 6.34 random-punch throttle carry over), connect
-// time from the connect command to the first echoed byte.
+// time from the connect command to "open"; an attempt counts only if 4096
+// bytes then reach the server intact (sha256 on both ends).
 //
 //   node connect.js --prefix NS_PREFIX --bootstrap IP:PORT --cells CELLS
 //                   --pairs js-js,c-c,c-js,js-c --repeat N [--relay PK@IP]
-//                   [--c-tool "CMD ARGS"] [--out FILE.json]
+//                   [--c-tool "CMD ARGS"] [--addrs HOST=IP,...] [--out FILE.json]
+//   The C tool gets "--bootstrap IP:PORT --host IP" (the host's address).
 //   CELLS: name:server_host:client_host:server_type[:relay],...
 //
 // One line per attempt:  attempt CELL PAIR ok|fail PATH MS
@@ -89,10 +91,14 @@ class Proc {
   }
 }
 
-function toolArgv (impl, relay) {
+const addrs = Object.fromEntries((o.addrs || '').split(',').filter(Boolean).map((kv) => kv.split('=')))
+
+function toolArgv (impl, relay, host) {
   if (impl === 'c') {
     const cmd = (o['c-tool'] || '').split(/\s+/).filter(Boolean)
-    return cmd.length ? [...cmd, '--bootstrap', o.bootstrap] : null
+    if (!cmd.length) return null
+    // the C tool binds the host's own address (its LAN candidate)
+    return [...cmd, '--bootstrap', o.bootstrap, ...(addrs[host] ? ['--host', addrs[host]] : [])]
   }
   const a = ['node', PEER_JS, 'tool', '--bootstrap', o.bootstrap]
   if (o.relay) a.push('--relay-host', o.relay.split('@')[1])
@@ -104,8 +110,8 @@ async function attempt (cell, pair) {
   const [simpl, cimpl] = pair.split('-')
   const ns = (h) => o.prefix + '-' + h
   const res = { cell: cell.name, pair, ok: false, path: '-', ms: -1, why: '' }
-  const sargv = toolArgv(simpl, false)
-  const cargv = toolArgv(cimpl, cell.relay)
+  const sargv = toolArgv(simpl, false, cell.server)
+  const cargv = toolArgv(cimpl, cell.relay, cell.client)
   if (!sargv || !cargv) {
     res.why = 'no C peer tool'
     return res
@@ -127,6 +133,14 @@ async function attempt (cell, pair) {
     if (!r || r.startsWith('close')) { res.why = r || 'timeout'; return res }
     const f = r.split(' ')
     const m = /ms=(\d+)/.exec(r)
+    // the path must carry data: 4096 bytes to the server, checked by hash
+    cli.send('write 4096')
+    const sent = await cli.expect(/^sent /, 10000)
+    const got = await srv.expect(/^recv /, 15000)
+    if (!sent || !got || sent.split(' ')[2] !== got.split(' ')[2]) {
+      res.why = 'opened (' + r.split(' ').slice(0, 2).join(' ') + ') but no data: ' + (got || 'nothing')
+      return res
+    }
     res.ok = true
     res.ms = m ? Number(m[1]) : wall
     res.path = f[1]

@@ -8,11 +8,12 @@
 //     prints "up 1" once the DHT node is ready, then reads commands:
 //       listen SEEDHEX   -> listening PKHEX        (then "accept PK" per client)
 //       connect PKHEX    -> open PATH REMOTEPK CAPS ms=N remote=IP:PORT | close ERR
+//       write N          N random bytes, then end -> sent N SHA256
 //       quit
 //     PATH: lan (a private address), relayed (the relay host), or direct
 //     (a public address; the orchestrator tells direct from punched by the
-//     server's NAT type).  Connections echo what they receive; the client
-//     reports "open" after one echo came back.
+//     server's NAT type).  A peer that reads a stream to its end prints
+//     "recv N SHA256".
 //
 //   node peer.js net --host IP --port P --nodes N [--bootstrap IP:PORT] [--relay SEEDHEX]
 //     N persistent DHT nodes on IP:P, P+1, ...  (without --bootstrap the
@@ -21,6 +22,7 @@
 //     Prints "up N" and runs until killed.
 'use strict'
 
+const crypto = require('crypto')
 const path = require('path')
 const readline = require('readline')
 
@@ -91,19 +93,24 @@ async function tool (o) {
   await dht.ready()
   say('up 1')
   const rl = readline.createInterface({ input: process.stdin })
+  let conn = null
   for await (const line of rl) {
     const [cmd, arg] = line.trim().split(/\s+/)
     if (cmd === 'listen') {
       const kp = DHT.keyPair(Buffer.from(arg, 'hex'))
       const server = dht.createServer((socket) => {
         say('accept ' + socket.remotePublicKey.toString('hex'))
-        socket.on('data', (d) => socket.write(d))
-        socket.on('error', () => {})
+        reader(socket)
+        conn = socket
       })
       await server.listen(kp)
       say('listening ' + kp.publicKey.toString('hex'))
     } else if (cmd === 'connect') {
-      connect(dht, Buffer.from(arg, 'hex'), o)
+      conn = connect(dht, Buffer.from(arg, 'hex'), o)
+    } else if (cmd === 'write' && conn) {
+      const data = crypto.randomBytes(Number(arg))
+      conn.end(data)
+      say(`sent ${data.length} ${sha(data)}`)
     } else if (cmd === 'quit') {
       break
     }
@@ -118,8 +125,8 @@ function connect (dht, pk, o) {
   if (o['relay-through']) opts.relayThrough = Buffer.from(o['relay-through'], 'hex')
   const socket = dht.connect(pk, opts)
   let done = false
-  socket.on('open', () => socket.write(Buffer.from('ping')))
-  socket.once('data', () => {
+  reader(socket)
+  socket.on('open', () => {
     done = true
     const ms = Number((process.hrtime.bigint() - t0) / 1000000n)
     const raw = socket.rawStream
@@ -133,6 +140,23 @@ function connect (dht, pk, o) {
     if (!done) say('close ' + (err.code || err.message))
     done = true
   })
+  return socket
+}
+
+function sha (buf) {
+  return crypto.createHash('sha256').update(buf).digest('hex')
+}
+
+// print "recv N SHA256" when the peer ends its half
+function reader (socket) {
+  const parts = []
+  socket.on('data', (d) => parts.push(d))
+  socket.on('end', () => {
+    const all = Buffer.concat(parts)
+    say(`recv ${all.length} ${sha(all)}`)
+    socket.end()
+  })
+  socket.on('error', () => {})
 }
 
 const o = args(process.argv.slice(2))

@@ -16,8 +16,9 @@
 #
 # Pairs (server-client): js-js always (the reference, hyperdht 6.34);
 # c-c, c-js and js-c when a C peer tool is there: $HN_C_PEER_TOOL, a
-# command speaking connect.js's line protocol (see peer.js), binding
-# 0.0.0.0.  Without it those pairs are named skips.
+# command speaking connect.js's line protocol (see peer.js) that takes
+# "--bootstrap IP:PORT --host IP" (e.g. "build/tests/unit/test_conn_tool
+# tool" once it has --host).  Without it those pairs are named skips.
 #
 # Environment: HN_NODE_MODULES (default tests/interop/node_modules),
 # HN_C_PEER_TOOL, CONNECT_PAIRS (default js-js,c-c,c-js,js-c), CONNECT_REPEAT (attempts per cell and pair, default 1),
@@ -96,10 +97,15 @@ for p in ${want//,/ }; do
 	fi
 	pairs=${pairs:+$pairs,}$p
 done
+addrs=
+for h in a1 a2 b1 c1 d1 e1 f1 g1 h1; do
+	addrs=${addrs:+$addrs,}$h=$(natlab_addr "$h")
+done
 out=${CONNECT_OUT:-$log/attempts.json}
 node "$HERE/connect.js" --prefix "$NATLAB_PREFIX" --bootstrap "$BOOT" \
 	--cells "$cells" --pairs "$pairs" --repeat "${CONNECT_REPEAT:-1}" \
-	--relay "$relay_pk@198.51.100.13" --out "$out" "${ctool_args[@]}" \
+	--relay "$relay_pk@198.51.100.13" --addrs "$addrs" --out "$out" \
+	"${ctool_args[@]}" \
 	> "$log/attempts" 2>&1
 while read -r kind cell pair res path ms rest; do
 	case $kind in
