@@ -16,6 +16,7 @@
 #include "cursor.h"
 #include "io.h"
 #include "daemon/connect/relay.h"
+#include "daemon/udx/udx.h"
 
 #define RELAY_LOCAL_ID		1
 #define RELAY_REQUESTS_MAX	8
@@ -374,13 +375,15 @@ relay_client_pair(struct relay_client *c, bool is_initiator,
 		c->open_sent = true;
 	}
 	memcpy(m.token, token, 32);
-	if ((err = relay_pair_encode(&m, body, sizeof(body), &len)) != 0 ||
-	    (err = rchan_send(&c->ch, RELAY_MSG_PAIR, body, len)) != 0)
+	if ((err = relay_pair_encode(&m, body, sizeof(body), &len)) != 0)
 		return err;
+	/* registered first: the answer may come back from inside send */
 	r->used = true;
 	r->is_initiator = is_initiator;
 	memcpy(r->token, token, 32);
-	return 0;
+	if ((err = rchan_send(&c->ch, RELAY_MSG_PAIR, body, len)) != 0)
+		r->used = false;
+	return err;
 }
 
 int
@@ -637,4 +640,96 @@ relay_server_get_stats(const struct relay_server *s,
     struct relay_server_stats *st)
 {
 	*st = s->stats;
+}
+
+/* --------------------------------------------------- UDX relay streams */
+
+struct relay_stream {
+	struct udx_stream	*s;		/* NULL once closed */
+	uint32_t		 remote_id;
+};
+
+static void
+rs_on_close(struct udx_stream *s, void *arg, int err)
+{
+	struct relay_stream *h = arg;
+
+	h->s = NULL;	/* udx frees the stream after this call */
+}
+
+/* §9 step 5: the relay stream learns its peer from the first packet. */
+static int
+rs_firewall(struct udx_stream *s, void *arg, int sock,
+    const struct hn_addr *from)
+{
+	struct relay_stream *h = arg;
+
+	if (udx_stream_is_connected(s))
+		return 1;
+	return udx_stream_connect(s, sock, h->remote_id, from) == 0 ? 0 : 1;
+}
+
+static const struct udx_stream_ops relay_stream_ops = {
+	.on_close = rs_on_close,
+	.firewall = rs_firewall,
+};
+
+static int
+rs_create(void *arg, struct relay_session *sess, uint64_t remote_id,
+    void **stream, uint64_t *local_id)
+{
+	struct relay_udx *ru = arg;
+	struct relay_stream *h;
+	uint32_t id;
+	int err = -EEXIST;
+
+	if (remote_id > UINT32_MAX)
+		return -EINVAL;
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return -ENOMEM;
+	h->remote_id = (uint32_t)remote_id;
+	for (int i = 0; i < 8 && err == -EEXIST; i++) {
+		hn_random(ru->io, &id, sizeof(id));
+		if (id != 0)
+			err = udx_stream_new(ru->udx, id, &relay_stream_ops, h,
+			    &h->s);
+	}
+	if (err != 0) {
+		free(h);
+		return err;
+	}
+	*stream = h;
+	*local_id = id;
+	return 0;
+}
+
+static void
+rs_link(void *arg, void *a, void *b)
+{
+	struct relay_stream *x = a, *y = b;
+
+	if (x->s != NULL && y->s != NULL) {
+		(void)udx_stream_relay_to(x->s, y->s);
+		(void)udx_stream_relay_to(y->s, x->s);
+	}
+}
+
+static void
+rs_destroy(void *arg, void *stream)
+{
+	struct relay_stream *h = stream;
+
+	/* a relay stream takes its partner along (udx §20) */
+	if (h->s != NULL)
+		udx_stream_destroy(h->s);
+	free(h);
+}
+
+void
+relay_udx_cbs(struct relay_udx *ru, struct relay_server_cbs *out)
+{
+	out->create_stream = rs_create;
+	out->link = rs_link;
+	out->destroy_stream = rs_destroy;
+	out->arg = ru;
 }

@@ -121,4 +121,22 @@ void	relay_session_free(struct relay_session *sess);
 void	relay_server_get_stats(const struct relay_server *s,
 	    struct relay_server_stats *st);
 
+/* ------------------------------------------------- UDX streams for a relay */
+
+struct udx;
+struct hn_io;
+
+/*
+ * relay_server_cbs that make the relay streams on a struct udx: a random
+ * free id each, connected to their peer by the first packet that arrives
+ * for them (the reference's firewall hook), spliced with
+ * udx_stream_relay_to() both ways.  `ru` must outlive the server.
+ */
+struct relay_udx {
+	struct udx	*udx;
+	struct hn_io	*io;
+};
+
+void	relay_udx_cbs(struct relay_udx *ru, struct relay_server_cbs *out);
+
 #endif
