@@ -17,8 +17,9 @@
 # Pairs (server-client): js-js always (the reference, hyperdht 6.34);
 # c-c, c-js and js-c when a C peer tool is there: $HN_C_PEER_TOOL, a
 # command speaking connect.js's line protocol (see peer.js) that takes
-# "--bootstrap IP:PORT --host IP" (e.g. "build/tests/unit/test_conn_tool
-# tool" once it has --host).  Without it those pairs are named skips.
+# "--bootstrap IP:PORT --host IP"; build/tests/unit/test_conn_tool is
+# taken by default as soon as it accepts --host.  Without a tool those
+# pairs are named skips.
 #
 # Environment: HN_NODE_MODULES (default tests/interop/node_modules),
 # HN_C_PEER_TOOL, CONNECT_PAIRS (default js-js,c-c,c-js,js-c), CONNECT_REPEAT (attempts per cell and pair, default 1),
@@ -85,6 +86,13 @@ echo "ok   dht_network (9 nodes, relay $relay_pk on pub3)"
 pass=$((pass + 1))
 sleep 2		# let the nodes find each other and turn persistent
 
+# the connect suite's C tool, once it can bind a lab address (--host)
+ctool=$HERE/../../build/tests/unit/test_conn_tool
+if [ -z "${HN_C_PEER_TOOL:-}" ] && [ -x "$ctool" ] &&
+    timeout 2 "$ctool" tool --host 127.0.0.1 --bootstrap 127.0.0.1:9 \
+    < /dev/null 2>/dev/null | grep -q '^node '; then
+	HN_C_PEER_TOOL="$ctool tool"
+fi
 want=${CONNECT_PAIRS:-js-js,c-c,c-js,js-c}
 pairs=
 ctool_args=()
