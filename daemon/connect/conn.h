@@ -148,6 +148,9 @@ struct conn_connect_opts {
 	const uint8_t	(*relay_through)[32];
 	size_t		 nrelay_through;
 	uint32_t	 timeout_ms;	/* 0: the reference's default */
+	/* hyperdht's localConnection: false - skip the same-LAN shortcut
+	 * (added by connect; zero keeps the reference's default) */
+	bool		 no_local_connection;
 };
 
 /* Start connecting; on_open or on_close(err) follows.  NULL on -ENOMEM. */
