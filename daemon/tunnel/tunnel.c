@@ -23,6 +23,7 @@
 #include <sodium.h>
 
 #include "daemon/config.h"
+#include "base58.h"
 #include "log.h"
 #include "daemon/connect/conn.h"
 #include "tunnel.h"
@@ -848,6 +849,20 @@ import_bind(struct tunnel *t)
 
 /* ------------------------------------------------------------ tunnels */
 
+/* "export udp/7913", "import tcp/443 from KEY" (as tundef_name()). */
+static void
+tunnel_name(const struct tundef *d, char *buf, size_t cap)
+{
+	char key[BASE58_ENCODED_SIZE(KEYS_PK_LEN)] = "";
+
+	if (d->kind == TUN_IMPORT)
+		base58_encode(key, sizeof(key), d->peer, KEYS_PK_LEN);
+	snprintf(buf, cap, "%s %s/%u%s%s",
+	    d->kind == TUN_EXPORT ? "export" : "import",
+	    tunutil_proto_name(d->proto), d->port,
+	    d->kind == TUN_IMPORT ? " from " : "", key);
+}
+
 int
 tunnel_start_named(struct tunnel_layer *l, const struct tundef *def,
     const char *keyname, struct tunnel **out)
@@ -863,12 +878,12 @@ tunnel_start_named(struct tunnel_layer *l, const struct tundef *def,
 	t->l = l;
 	t->def = *def;
 	t->lfd = -1;
-	tundef_name(def, t->name);
+	tunnel_name(def, t->name, sizeof(t->name));
 	if (keyname)
 		r = snprintf(t->keyname, sizeof(t->keyname), "%s", keyname);
 	else
 		r = snprintf(t->keyname, sizeof(t->keyname), "%s%u",
-		    tun_proto_name(def->proto), def->port);
+		    tunutil_proto_name(def->proto), def->port);
 	if (r < 0 || (size_t)r >= sizeof(t->keyname)) {
 		free(t);
 		return -EINVAL;

@@ -178,3 +178,26 @@ tun_state_format(char *buf, size_t cap, const char *head,
 #undef APPEND
 	return buf;
 }
+
+const char *
+tunutil_proto_name(int proto)
+{
+	switch (proto) {
+	case 1: return "tcp";
+	case 2: return "udp";
+	case 3: return "tcpudp";
+	}
+	return NULL;
+}
+
+int
+tunutil_proto_parse(const char *s, int *proto)
+{
+	for (int p = 1; p <= 3; p++) {
+		if (strcmp(s, tunutil_proto_name(p)) == 0) {
+			*proto = p;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}

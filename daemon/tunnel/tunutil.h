@@ -57,6 +57,14 @@ int	tunq_pop_dgram(struct tunq *q, void *out, size_t cap);
 #define TUN_BACKOFF_MAX_MS	30000
 uint32_t tun_backoff_ms(unsigned attempt, uint32_t rnd);
 
+/*
+ * "tcp", "udp", "tcpudp" for a proto bit set (enum tun_proto), NULL else;
+ * and back (exact, lower case), 0 or -EINVAL.  The same as tuntab.c's,
+ * which lives in libhndaemon, linked after this layer.
+ */
+const char *tunutil_proto_name(int proto);
+int	tunutil_proto_parse(const char *s, int *proto);
+
 /* Indexes of enum conn_path, kept here so this header needs no conn.h. */
 #define TUN_NPATHS	5
 
