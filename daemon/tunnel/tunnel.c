@@ -617,9 +617,10 @@ on_conn_close(struct conn *c, int err, void *arg)
 		    t->l->cfg.tcp_attempts : TUNNEL_TCP_ATTEMPTS;
 
 		/* udp: the session lives on while local datagrams come;
-		 * tcp: a stream that never opened may be tried again. */
-		if (t->def.proto == TUN_UDP ||
-		    (!was_open && s->attempts + 1 < max)) {
+		 * tcp: a stream that never opened may be tried again,
+		 * unless the exporter refused us (allow-list, policy). */
+		if (t->def.proto == TUN_UDP || (!was_open &&
+		    err != -ECONNREFUSED && s->attempts + 1 < max)) {
 			log_info("tunnel %s: connection failed (%s), retrying",
 			    t->name, strerror(-err));
 			schedule_retry(s);
