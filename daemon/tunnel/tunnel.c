@@ -157,6 +157,7 @@ send_dgram(struct session *s, const uint8_t *buf, size_t len)
 		return;
 	}
 	st->dgrams_out++;
+	st->dgrams_out_secure += s->secure;
 	st->bytes_out += len;
 	s->sent_since_ka = true;
 }

@@ -72,6 +72,7 @@ int	tunutil_proto_parse(const char *s, int *proto);
 struct tunnel_stats {
 	uint64_t	bytes_in, bytes_out;	/* in: from the peer to the local side */
 	uint64_t	dgrams_in, dgrams_out;
+	uint64_t	dgrams_out_secure;	/* of dgrams_out: encrypted */
 	uint64_t	drops_too_big;		/* datagram larger than the path takes */
 	uint64_t	drops_queue;		/* queue full (before open, slow socket) */
 	uint64_t	drops_plaintext;	/* raw datagrams refused or ignored */

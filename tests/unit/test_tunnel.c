@@ -33,6 +33,7 @@
 #include "daemon/config.h"
 #include "daemon/connect/conn.h"
 #include "daemon/tunnel/tunnel.h"
+#include "test_tunnel_echo.h"
 
 #define RAW_MAX		2028
 #define SECURE_OVERHEAD	20
@@ -389,182 +390,6 @@ struct world {
 };
 
 static void
-on_tick(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	ev_break(loop, EVBREAK_ONE);
-}
-
-static void
-run_for(double secs, bool (*done)(void *), void *arg)
-{
-	ev_tstamp end;
-
-	ev_now_update(EV_DEFAULT);
-	end = ev_now(EV_DEFAULT) + secs;
-	while (ev_now(EV_DEFAULT) < end) {
-		ev_timer tick;
-
-		if (done && done(arg))
-			return;
-		ev_timer_init(&tick, on_tick, 0.01, 0);
-		ev_timer_start(EV_DEFAULT, &tick);
-		ev_run(EV_DEFAULT, EVRUN_ONCE);
-		ev_timer_stop(EV_DEFAULT, &tick);
-		ev_now_update(EV_DEFAULT);
-	}
-}
-
-/* Local echo services: TCP (with half-close) and UDP. */
-struct echo_tcp {
-	int		 fd;
-	ev_io		 rio, wio;
-	uint8_t		*buf;
-	size_t		 len, off;
-	bool		 eof;
-};
-
-static int tcp_echo_lfd = -1, udp_echo_fd = -1;
-static ev_io tcp_echo_lio, udp_echo_io;
-static unsigned tcp_echo_accepted;
-
-static void
-echo_tcp_flush(struct echo_tcp *e)
-{
-	while (e->off < e->len) {
-		ssize_t w = send(e->fd, e->buf + e->off, e->len - e->off,
-		    MSG_NOSIGNAL);
-
-		if (w <= 0)
-			break;
-		e->off += (size_t)w;
-	}
-	if (e->off < e->len)
-		ev_io_start(EV_DEFAULT, &e->wio);
-	else {
-		ev_io_stop(EV_DEFAULT, &e->wio);
-		if (e->eof) {
-			shutdown(e->fd, SHUT_WR);
-			ev_io_stop(EV_DEFAULT, &e->rio);
-			close(e->fd);
-			free(e->buf);
-			free(e);
-		}
-	}
-}
-
-static void
-echo_tcp_read(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct echo_tcp *e = container_of(w, struct echo_tcp, rio);
-	uint8_t buf[65536];
-	ssize_t r = recv(e->fd, buf, sizeof(buf), 0);
-
-	if (r < 0 && errno == EAGAIN)
-		return;
-	if (r <= 0) {
-		e->eof = true;
-		ev_io_stop(loop, w);
-	} else {
-		e->buf = realloc(e->buf, e->len + (size_t)r);
-		memcpy(e->buf + e->len, buf, (size_t)r);
-		e->len += (size_t)r;
-	}
-	echo_tcp_flush(e);
-}
-
-static void
-echo_tcp_write(struct ev_loop *loop, ev_io *w, int revents)
-{
-	echo_tcp_flush(container_of(w, struct echo_tcp, wio));
-}
-
-static void
-echo_tcp_accept(struct ev_loop *loop, ev_io *w, int revents)
-{
-	int fd = accept4(tcp_echo_lfd, NULL, NULL, SOCK_NONBLOCK);
-	struct echo_tcp *e;
-
-	if (fd < 0)
-		return;
-	tcp_echo_accepted++;
-	e = calloc(1, sizeof(*e));
-	e->fd = fd;
-	ev_io_init(&e->rio, echo_tcp_read, fd, EV_READ);
-	ev_io_init(&e->wio, echo_tcp_write, fd, EV_WRITE);
-	ev_io_start(loop, &e->rio);
-}
-
-static void
-echo_udp_read(struct ev_loop *loop, ev_io *w, int revents)
-{
-	uint8_t buf[65536];
-	struct sockaddr_in from;
-	socklen_t sl = sizeof(from);
-	ssize_t r;
-
-	while ((r = recvfrom(udp_echo_fd, buf, sizeof(buf), 0,
-	    (struct sockaddr *)&from, &sl)) >= 0) {
-		sendto(udp_echo_fd, buf, (size_t)r, 0, (struct sockaddr *)&from,
-		    sl);
-		sl = sizeof(from);
-	}
-}
-
-static uint16_t
-bound_port(int fd)
-{
-	struct sockaddr_in sin;
-	socklen_t sl = sizeof(sin);
-
-	getsockname(fd, (struct sockaddr *)&sin, &sl);
-	return ntohs(sin.sin_port);
-}
-
-static int
-loopback_socket(int type, uint16_t port)
-{
-	struct sockaddr_in sin;
-	int fd = socket(AF_INET, type | SOCK_NONBLOCK, 0);
-
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sin.sin_port = htons(port);
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0) {
-		close(fd);
-		return -1;
-	}
-	if (type == SOCK_STREAM)
-		listen(fd, 16);
-	return fd;
-}
-
-/* Both echo services on one port number (tcp and udp). */
-static uint16_t
-echo_start(void)
-{
-	uint16_t port;
-
-	tcp_echo_lfd = loopback_socket(SOCK_STREAM, 0);
-	port = bound_port(tcp_echo_lfd);
-	udp_echo_fd = loopback_socket(SOCK_DGRAM, port);
-	ev_io_init(&tcp_echo_lio, echo_tcp_accept, tcp_echo_lfd, EV_READ);
-	ev_io_init(&udp_echo_io, echo_udp_read, udp_echo_fd, EV_READ);
-	ev_io_start(EV_DEFAULT, &tcp_echo_lio);
-	ev_io_start(EV_DEFAULT, &udp_echo_io);
-	return port;
-}
-
-static void
-echo_stop(void)
-{
-	ev_io_stop(EV_DEFAULT, &tcp_echo_lio);
-	ev_io_stop(EV_DEFAULT, &udp_echo_io);
-	close(tcp_echo_lfd);
-	close(udp_echo_fd);
-}
-
-static void
 world_init(struct world *w, enum tun_proto proto, uint32_t scaps,
     uint32_t ccaps, int splain, int cplain)
 {
@@ -628,114 +453,6 @@ world_free(struct world *w)
 
 /* ------------------------------------------------------------ a TCP client */
 
-struct tcp_client {
-	int		 fd;
-	ev_io		 rio, wio;
-	const uint8_t	*data;
-	size_t		 len, sent;
-	uint8_t		*got;
-	size_t		 ngot;
-	bool		 eof, err;
-};
-
-static void
-tc_write(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct tcp_client *t = container_of(w, struct tcp_client, wio);
-
-	while (t->sent < t->len) {
-		size_t n = t->len - t->sent;
-		ssize_t r;
-
-		if (n > 7000)
-			n = 7000;	/* many writes, odd sizes */
-		r = send(t->fd, t->data + t->sent, n, MSG_NOSIGNAL);
-		if (r <= 0)
-			return;
-		t->sent += (size_t)r;
-	}
-	shutdown(t->fd, SHUT_WR);
-	ev_io_stop(loop, w);
-}
-
-static void
-tc_read(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct tcp_client *t = container_of(w, struct tcp_client, rio);
-	uint8_t buf[65536];
-	ssize_t r = recv(t->fd, buf, sizeof(buf), 0);
-
-	if (r < 0 && errno == EAGAIN)
-		return;
-	if (r <= 0) {
-		t->eof = true;
-		t->err = r < 0;
-		ev_io_stop(loop, w);
-		return;
-	}
-	t->got = realloc(t->got, t->ngot + (size_t)r);
-	memcpy(t->got + t->ngot, buf, (size_t)r);
-	t->ngot += (size_t)r;
-}
-
-static void
-tcp_client_start(struct tcp_client *t, const struct hn_addr *to,
-    const uint8_t *data, size_t len)
-{
-	struct sockaddr_in sin;
-
-	memset(t, 0, sizeof(*t));
-	t->data = data;
-	t->len = len;
-	t->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-	addr_to_sockaddr(to, &sin);
-	connect(t->fd, (struct sockaddr *)&sin, sizeof(sin));
-	ev_io_init(&t->rio, tc_read, t->fd, EV_READ);
-	ev_io_init(&t->wio, tc_write, t->fd, EV_WRITE);
-	ev_io_start(EV_DEFAULT, &t->rio);
-	ev_io_start(EV_DEFAULT, &t->wio);
-}
-
-static void
-tcp_client_free(struct tcp_client *t)
-{
-	ev_io_stop(EV_DEFAULT, &t->rio);
-	ev_io_stop(EV_DEFAULT, &t->wio);
-	close(t->fd);
-	free(t->got);
-}
-
-static bool
-tc_done(void *arg)
-{
-	return ((struct tcp_client *)arg)->eof;
-}
-
-static void
-hash(uint8_t out[32], const void *p, size_t n)
-{
-	crypto_generichash(out, 32, p, n, NULL, 0);
-}
-
-/* Echo `len` random bytes through the import; true if intact. */
-static void
-check_tcp_echo(struct world *w, size_t len)
-{
-	struct tcp_client t;
-	uint8_t *data = malloc(len), h1[32], h2[32];
-
-	randombytes_buf(data, len);
-	tcp_client_start(&t, &w->imp_addr, data, len);
-	run_for(10, tc_done, &t);
-	CHECK(t.eof);
-	CHECK(!t.err);
-	CHECK_UINT(t.ngot, len);
-	hash(h1, data, len);
-	hash(h2, t.got, t.ngot);
-	CHECK_MEM(h2, h1, 32);
-	tcp_client_free(&t);
-	free(data);
-}
 
 /* ------------------------------------------------------------ tests */
 
@@ -760,8 +477,8 @@ tcp_pipe_half_close(void)
 	world_init(&w, TUN_TCP, 0, 0, PLAINTEXT_ALLOW, PLAINTEXT_ALLOW);
 	/* 1 MiB each way; the echo service answers the client's EOF with
 	 * its own only after echoing everything: half-close both ways */
-	check_tcp_echo(&w, 1 << 20);
-	check_tcp_echo(&w, 1);
+	check_tcp_echo(&w.imp_addr, 1 << 20);
+	check_tcp_echo(&w.imp_addr, 1);
 	run_for(2, no_sessions, &w);
 	tunnel_get_stats(w.imp, &st);
 	CHECK_UINT(st.bytes_out, (1 << 20) + 1);
@@ -787,7 +504,7 @@ tcpudp_chunks_and_early_bytes(void)
 	world_init(&w, TUN_TCPUDP, 0, 0, PLAINTEXT_ALLOW, PLAINTEXT_ALLOW);
 	/* the client writes at once: hyper-nat's server loses these bytes
 	 * (spec §6 #4), ours buffers them until its local connect is done */
-	check_tcp_echo(&w, 200000);
+	check_tcp_echo(&w.imp_addr, 200000);
 	CHECK(fake_max_raw > 0 && fake_max_raw <= TUN_TCPUDP_CHUNK);
 	CHECK(fake_raw_sent >= 2 * (200000 / TUN_TCPUDP_CHUNK));
 	CHECK_UINT(fake_secure_sent, 0);
@@ -798,71 +515,6 @@ tcpudp_chunks_and_early_bytes(void)
 }
 
 /* UDP clients on loopback */
-static int
-udp_client(void)
-{
-	return loopback_socket(SOCK_DGRAM, 0);
-}
-
-static void
-udp_send(int fd, const struct hn_addr *to, const void *p, size_t n)
-{
-	struct sockaddr_in sin;
-
-	addr_to_sockaddr(to, &sin);
-	sendto(fd, p, n, 0, (struct sockaddr *)&sin, sizeof(sin));
-}
-
-struct udp_wait {
-	int		 fd;
-	unsigned	 want, got;
-	uint8_t		 hash_acc[32];	/* XOR of the hashes of what came */
-};
-
-static bool
-udp_drain(void *arg)
-{
-	struct udp_wait *u = arg;
-	uint8_t buf[65536], h[32];
-	ssize_t r;
-
-	while ((r = recv(u->fd, buf, sizeof(buf), 0)) >= 0) {
-		hash(h, buf, (size_t)r);
-		for (int i = 0; i < 32; i++)
-			u->hash_acc[i] ^= h[i];
-		u->got++;
-	}
-	return u->got >= u->want;
-}
-
-static bool
-udp_drain2(void *arg)
-{
-	struct udp_wait *u = arg;
-	bool a = udp_drain(&u[0]), b = udp_drain(&u[1]);
-
-	return a && b;
-}
-
-/* Send n datagrams of sizes 1..~1500 from u->fd, remember their hashes. */
-static void
-udp_burst(struct udp_wait *u, const struct hn_addr *to, unsigned n,
-    uint8_t acc[32])
-{
-	uint8_t buf[2000], h[32];
-
-	for (unsigned i = 0; i < n; i++) {
-		size_t len = 1 + (i * 97) % 1500;
-
-		randombytes_buf(buf, len);
-		hash(h, buf, len);
-		for (int k = 0; k < 32; k++)
-			acc[k] ^= h[k];
-		udp_send(u->fd, to, buf, len);
-	}
-	u->want += n;
-}
-
 static void
 run_udp(uint32_t scaps, uint32_t ccaps, bool expect_secure)
 {
@@ -880,8 +532,8 @@ run_udp(uint32_t scaps, uint32_t ccaps, bool expect_secure)
 	u[1].fd = udp_client();
 	/* two local applications: one peer connection each, replies go back
 	 * to the right source (spec §6 #6) */
-	udp_burst(&u[0], &w.imp_addr, 40, acc[0]);
-	udp_burst(&u[1], &w.imp_addr, 25, acc[1]);
+	udp_burst(&u[0], &w.imp_addr, 40, acc[0], 1500);
+	udp_burst(&u[1], &w.imp_addr, 25, acc[1], 1500);
 	/* too large for the path: counted, dropped, never cut (§6 #2) */
 	memset(big, 7, sizeof(big));
 	udp_send(u[0].fd, &w.imp_addr, big, sizeof(big));
@@ -940,7 +592,7 @@ udp_plaintext_refused(void)
 	    PLAINTEXT_ALLOW);
 	memset(&u, 0, sizeof(u));
 	u.fd = udp_client();
-	udp_burst(&u, &w.imp_addr, 3, acc);
+	udp_burst(&u, &w.imp_addr, 3, acc, 1500);
 	run_for(0.5, udp_drain, &u);
 	CHECK_UINT(u.got, 0);
 	tunnel_get_stats(w.exp, &se);
@@ -986,7 +638,7 @@ allow_list(void)
 	memcpy(d.allow[1], w.client.pk, 32);
 	d.nallow = 2;
 	CHECK_INT(tunnel_start_named(w.exp_l, &d, NULL, &w.exp), 0);
-	check_tcp_echo(&w, 5000);
+	check_tcp_echo(&w.imp_addr, 5000);
 	world_free(&w);
 	tcp_echo_accepted = 0;
 }
@@ -1003,13 +655,13 @@ udp_reconnect_after_restart(void)
 	world_init(&w, TUN_UDP, 0, 0, PLAINTEXT_ALLOW, PLAINTEXT_ALLOW);
 	memset(&u, 0, sizeof(u));
 	u.fd = udp_client();
-	udp_burst(&u, &w.imp_addr, 5, acc);
+	udp_burst(&u, &w.imp_addr, 5, acc, 1500);
 	run_for(3, udp_drain, &u);
 	CHECK_UINT(u.got, 5);
 	/* the exporter goes away and comes back */
 	tunnel_stop(w.exp);
 	run_for(0.1, NULL, NULL);
-	udp_burst(&u, &w.imp_addr, 5, acc);	/* queued while down */
+	udp_burst(&u, &w.imp_addr, 5, acc, 1500);	/* queued while down */
 	run_for(0.3, NULL, NULL);
 	memset(&d, 0, sizeof(d));
 	d.kind = TUN_EXPORT;
@@ -1017,7 +669,7 @@ udp_reconnect_after_restart(void)
 	d.port = w.svc_port;
 	memcpy(d.host, (uint8_t[4]){ 127, 0, 0, 1 }, 4);
 	CHECK_INT(tunnel_start_named(w.exp_l, &d, NULL, &w.exp), 0);
-	udp_burst(&u, &w.imp_addr, 5, acc);
+	udp_burst(&u, &w.imp_addr, 5, acc, 1500);
 	run_for(8, udp_drain, &u);
 	CHECK_UINT(u.got, 15);
 	CHECK_MEM(u.hash_acc, acc, 32);
