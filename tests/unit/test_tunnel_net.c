@@ -4,6 +4,13 @@
  * peers (one UDP socket each carrying DHT and UDX, conn_node, evio on
  * libev), an export on one and an import on the other, real local echo
  * services; bytes and datagrams must come back intact (hashes).
+ *
+ * Run as `test_tunnel_net hncli ARGS...` it is hypernatd's hyper-nat front
+ * end (hncli_main()) on one such peer, bootstrapped from the environment
+ * variable HYPERNAT_BOOTSTRAP ("IP:PORT,..."; required: tests never touch
+ * the public network); tests/interop/hypernat/ runs it against the real
+ * hyper-nat 1.1.3.  hncli_node_up() is what hypernatd's main.c has to
+ * provide the same way.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -19,7 +26,9 @@
 #include "daemon/connect/conn.h"
 #include "daemon/dht/dht.h"
 #include "daemon/evio.h"
+#include "daemon/tunnel/hncli.h"
 #include "daemon/tunnel/tunnel.h"
+#include "log.h"
 #include "daemon/udx/udx.h"
 #include "test_tunnel_echo.h"
 
@@ -117,6 +126,12 @@ all_ready(void *arg)
 }
 
 static bool world_up;
+
+static bool
+on_srv_ready(void *arg)
+{
+	return srv.ready;
+}
 
 static bool
 world(void)
@@ -342,6 +357,47 @@ static const struct test tests[] = {
 	TEST(net_udp_plaintext_peer), TEST(net_refusals),
 };
 
+/* ------------------------------------------------------------ hncli tool */
+
+static struct conn_node *
+hncli_node_up(void *arg, uint32_t caps)
+{
+	const char *env = getenv("HYPERNAT_BOOTSTRAP");
+	char *list, *tok, *save = NULL;
+	size_t n = 0;
+
+	if (env == NULL || *env == '\0') {
+		fprintf(stderr, "HYPERNAT_BOOTSTRAP is not set\n");
+		return NULL;
+	}
+	E = evio_new(EV_DEFAULT);
+	evio_set_batch_cb(E, on_batch, NULL);
+	/* dn[0] stands for the bootstrap list: node_start() reads dn[0] */
+	list = strdup(env);
+	for (tok = strtok_r(list, ",", &save); tok && n < 1;
+	    tok = strtok_r(NULL, ",", &save))
+		if (addr_parse_bootstrap(tok, &dn[0].addr) == 0)
+			n++;
+	free(list);
+	if (n == 0 || node_start(&srv, 2, caps) != 0) {
+		fprintf(stderr, "bad HYPERNAT_BOOTSTRAP or no node\n");
+		return NULL;
+	}
+	run_for(30, on_srv_ready, NULL);
+	if (!srv.ready)
+		fprintf(stderr, "warning: the DHT node did not bootstrap yet\n");
+	return srv.cn;
+}
+
+static void
+hncli_node_down(void *arg)
+{
+	conn_node_free(srv.cn);
+	dht_free(srv.d);
+	udx_free(srv.udx);
+	evio_free(E);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -349,6 +405,16 @@ main(int argc, char **argv)
 
 	if (keys_init() != 0)
 		return 2;
+	if (argc > 1 && strcmp(argv[1], "hncli") == 0) {
+		struct hncli_env env = {
+			.loop = EV_DEFAULT,
+			.node_up = hncli_node_up,
+			.node_down = hncli_node_down,
+		};
+
+		log_init("hypernatd", LOG_LVL_INFO);
+		return hncli_main(argc - 1, argv + 1, &env);
+	}
 	rc = harness_main("tunnel_net", tests,
 	    sizeof(tests) / sizeof(tests[0]), argc, argv);
 	if (world_up) {
