@@ -489,6 +489,9 @@ on_conn_open(struct conn *c, void *arg)
 			return;
 		}
 	}
+	log_info("tunnel %s: connection open (%s%s)", t->name,
+	    path_names[s->path], !proto_has_dgrams(t->def.proto) ? "" :
+	    s->secure ? ", encrypted datagrams" : ", plaintext datagrams");
 	ka = (l->cfg.keepalive_ms ? l->cfg.keepalive_ms :
 	    TUNNEL_KEEPALIVE_MS) / 1000.0;
 	ev_timer_set(&s->ka, ka, ka);
@@ -631,8 +634,10 @@ on_conn_close(struct conn *c, int err, void *arg)
 		    strerror(-err));
 	}
 	if (t->def.kind == TUN_IMPORT && t->def.proto == TUN_UDP) {
-		/* a clean close of a udp session: reopen on demand */
-		schedule_retry(s);
+		/* a clean close of a udp session: reopen when the next local
+		 * datagram comes (import_udp_read()), or now for queued ones */
+		if (tunq_len(&s->pend) > 0)
+			schedule_retry(s);
 		return;
 	}
 	if (err == 0 && s->fd >= 0 && tunq_len(&s->tosock) > 0) {
@@ -815,6 +820,13 @@ import_udp_read(struct ev_loop *loop, ev_io *w, int revents)
 			session_connect(s);
 		}
 		s->last_local = ev_now(loop);
+		if (s->c == NULL && !ev_is_active(&s->retry)) {
+			/* closed cleanly earlier: reopen on demand */
+			if (s->attempts == 0)
+				session_connect(s);
+			else
+				schedule_retry(s);
+		}
 		send_dgram(s, buf, (size_t)r);
 	}
 }
@@ -996,6 +1008,12 @@ tunnel_layer_free(struct tunnel_layer *l)
 	while (l->tunnels)
 		tunnel_stop(l->tunnels);
 	free(l);
+}
+
+void
+tunnel_layer_set_policy(struct tunnel_layer *l, int plaintext)
+{
+	l->cfg.plaintext = plaintext;
 }
 
 /* ------------------------------------------------------------ tuntab_ops */

@@ -76,6 +76,12 @@ struct tunnel_layer *tunnel_layer_new(const struct tunnel_config *cfg);
 /* Stops every tunnel still running.  NULL is a no-op. */
 void		 tunnel_layer_free(struct tunnel_layer *l);
 
+/*
+ * plaintext_datagrams changed (reload): applies to connections opened
+ * from now on.
+ */
+void		 tunnel_layer_set_policy(struct tunnel_layer *l, int plaintext);
+
 /* struct tuntab_ops on a struct tunnel_layer (ctx). */
 extern const struct tuntab_ops tunnel_ops;
 
