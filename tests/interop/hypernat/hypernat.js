@@ -42,12 +42,13 @@ function check (cond, why) {
 }
 
 class Proc {
-  constructor (name, cmd, args, env) {
+  constructor (name, cmd, args, env, optionsJson) {
     this.name = name
     this.lines = []
     this.waiters = []
     this.exited = false
     this.cwd = require('fs').mkdtempSync(path.join(os.tmpdir(), 'hn-')) // no options.json
+    if (optionsJson) require('fs').writeFileSync(path.join(this.cwd, 'options.json'), JSON.stringify(optionsJson))
     this.proc = spawn(cmd, args, { cwd: this.cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
     this.proc.on('exit', (code) => { this.exited = true; this.code = code; this._wake() })
     const take = (l) => {
@@ -85,12 +86,12 @@ class Proc {
   }
 }
 
-function hypernat (name, args, bootstrap) {
-  return new Proc(name, process.execPath, ['--require', PRELOAD, HN, ...args], { HN_BOOTSTRAP: bootstrap.join(',') })
+function hypernat (name, args, bootstrap, optionsJson) {
+  return new Proc(name, process.execPath, ['--require', PRELOAD, HN, ...args], { HN_BOOTSTRAP: bootstrap.join(',') }, optionsJson)
 }
 
-function hypernatd (name, args, bootstrap) {
-  return new Proc(name, TOOL, ['hncli', ...args], { HYPERNAT_BOOTSTRAP: bootstrap.join(',') })
+function hypernatd (name, args, bootstrap, optionsJson) {
+  return new Proc(name, TOOL, ['hncli', ...args], { HYPERNAT_BOOTSTRAP: bootstrap.join(',') }, optionsJson)
 }
 
 async function network (n) {
@@ -242,6 +243,32 @@ async function sameKeys (net0) {
   }
 }
 
+// options.json on both sides with the port written "0S": the key name is
+// "udp0S" verbatim (spec §1.1, §6 #17), not "udpS"; both ways.
+async function configVerbatim (net0, cServer) {
+  const S = randomPort(); const L = randomPort()
+  const secret = crypto.randomBytes(8).toString('hex')
+  const key = bs58.encode(LegacyDHT.keyPair(LegacyDHT.hash(Buffer.from(secret))).publicKey)
+  const server = { schema: [{ mode: 'server', proto: 'udp', port: '0' + S, host: HOST, secret }] }
+  const client = { schema: [{ mode: 'client', proto: 'udp', port: '0' + S, localPort: L, publicKey: key }] }
+  const e = await echo(S)
+  const srv = cServer ? hypernatd('hypernatd', [], net0.bootstrap, server) : hypernat('hyper-nat', [], net0.bootstrap, server)
+  let cli
+  try {
+    await srv.expect(/listening for remote connections for udp 0/)
+    await sleep(2000)
+    cli = cServer ? hypernat('hyper-nat', [], net0.bootstrap, client) : hypernatd('hypernatd', [], net0.bootstrap, client)
+    await cli.expect(READY.udp, 60000)
+    await sleep(500)
+    const err = await udpEcho(L, 20, 1000)
+    check(err === null, err)
+  } finally {
+    if (cli) await cli.kill()
+    await srv.kill()
+    e.close()
+  }
+}
+
 async function main () {
   const net0 = await network(4)
   const cases = [['keys', () => sameKeys(net0)]]
@@ -249,6 +276,8 @@ async function main () {
     cases.push(['js-server-c-client-' + p, () => jsServerCClient(net0, p)])
     cases.push(['c-server-js-client-' + p, () => cServerJsClient(net0, p)])
   }
+  cases.push(['config-verbatim-c-server', () => configVerbatim(net0, true)])
+  cases.push(['config-verbatim-js-server', () => configVerbatim(net0, false)])
   let pass = 0; let fail = 0
   for (const [name, fn] of cases) {
     if (ONLY.length && !ONLY.includes(name)) continue
