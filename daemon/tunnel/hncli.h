@@ -4,8 +4,10 @@
  *
  *   hypernatd server -p PORTS [--protocol PROTOS] [--host H] [-s SECRET]
  *   hypernatd client -l LOCALPORTS -r REMOTEPORTS [--protocol PROTOS] -k KEY
- *   hypernatd [-c FILE]          options.json {"schema": [...]}, or the
+ *   hypernatd options [-c FILE]  options.json {"schema": [...]}, or the
  *                                default: udp and tcp servers on 3000
+ *                                (hyper-nat's no-command mode; hncli also
+ *                                takes it without "options")
  *
  * Option semantics are hyper-nat's: comma lists, one protocol replicated
  * over all ports, count checks, ports through parseInt for the command

@@ -291,7 +291,8 @@ usage(FILE *fp)
 	    "hypernatd <command> [options]\n\n"
 	    "Commands:\n"
 	    "  hypernatd server  Run as server mode\n"
-	    "  hypernatd client  Run as client mode\n\n"
+	    "  hypernatd client  Run as client mode\n"
+	    "  hypernatd options Run options.json (or -c FILE)\n\n"
 	    "Options:\n"
 	    "  -c, --config   Configuration file path (default: options.json)\n"
 	    "  -h, --help     Show help\n\n"
@@ -302,7 +303,7 @@ usage(FILE *fp)
 	    "  hypernatd server -p 3000,3001,3002 --protocol udp,tcp,tcpudp -s mysecret\n"
 	    "  hypernatd client -l 8080 -r 80 -k <publickey>\n"
 	    "  hypernatd client -l 8080,8081 -r 80,443 --protocol udp,tcpudp -k <publickey>\n"
-	    "  hypernatd -c myconfig.json\n");
+	    "  hypernatd options -c myconfig.json\n");
 }
 
 /* yargs-like: -x V, -x=V, --name V, --name=V; unknown options ignored. */
@@ -755,7 +756,9 @@ hncli_plan(int argc, char **argv, const struct hncli_io *io,
 		usage(io->out);
 		return 0;
 	}
-	if (o.cmd == NULL)
+	/* "options": hypernatd's own name for hyper-nat's no-command mode,
+	 * since a bare `hypernatd` is the daemon */
+	if (o.cmd == NULL || strcmp(o.cmd, "options") == 0)
 		r = plan_config(&o, io, plan);
 	else if (strcmp(o.cmd, "server") == 0)
 		r = plan_server(&o, io, plan);

@@ -334,7 +334,11 @@ config_files_and_default(void)
 	CHECK_INT(r.rc, 0);
 	CHECK(strstr(r.out, "hypernatd server -p 3000 -s mysecret") != NULL);
 	run_free(&r);
-	run_argv(&r, ARGS("--config", "options.json"));
+	run_argv(&r, ARGS("relay", "-p", "1"));
+	CHECK_INT(r.rc, 1);
+	CHECK(strncmp(r.err, "Unknown command: relay\n", 23) == 0);
+	run_free(&r);
+	run_argv(&r, ARGS("options", "--config", "options.json"));
 	CHECK_INT(r.rc, -1);
 	CHECK_STR(r.out, "starting up from config\n"
 	    "\n=== CLIENT CONNECTION COMMAND ===\n"

@@ -352,9 +352,47 @@ net_refusals(void)
 	pair_stop(&p);
 }
 
+/* The exporter stops and starts again: the udp session reconnects and
+ * what was sent meanwhile is delivered (queued in the session). */
+static void
+net_udp_reconnect(void)
+{
+	struct pair p;
+	struct udp_wait u;
+	struct tundef d;
+	struct tunnel_stats st;
+	uint8_t acc[32] = { 0 };
+
+	if (!world() || !pair_start(&p, TUN_UDP, &cli, PLAINTEXT_ALLOW, false))
+		return;
+	memset(&u, 0, sizeof(u));
+	u.fd = udp_client();
+	udp_burst(&u, &p.imp_addr, 5, acc, 1000);
+	run_for(10, udp_drain, &u);
+	CHECK_UINT(u.got, 5);
+	tunnel_stop(p.exp);
+	run_for(0.5, NULL, NULL);
+	udp_burst(&u, &p.imp_addr, 5, acc, 1000);
+	memset(&d, 0, sizeof(d));
+	d.kind = TUN_EXPORT;
+	d.proto = TUN_UDP;
+	d.port = p.svc_port;
+	memcpy(d.host, (uint8_t[4]){ 127, 0, 0, 1 }, 4);
+	CHECK_INT(tunnel_start_named(p.exp_l, &d, NULL, &p.exp), 0);
+	run_for(20, udp_drain, &u);
+	CHECK_UINT(u.got, 10);
+	CHECK_MEM(u.hash_acc, acc, 32);
+	tunnel_get_stats(p.imp, &st);
+	CHECK_UINT(st.conns_total, 2);
+	CHECK_UINT(st.conns_open, 1);
+	close(u.fd);
+	pair_stop(&p);
+}
+
 static const struct test tests[] = {
 	TEST(net_tcp), TEST(net_tcpudp), TEST(net_udp_secure),
 	TEST(net_udp_plaintext_peer), TEST(net_refusals),
+	TEST(net_udp_reconnect),
 };
 
 /* ------------------------------------------------------------ hncli tool */
