@@ -45,6 +45,7 @@ struct tunnel {
 	char			 name[TUN_NAME_LEN];
 	char			 keyname[40];
 	struct keypair		 kp;		/* export: the service key pair */
+	bool			 derived;	/* kp and svc_pk are set */
 	uint8_t			 svc_pk[KEYS_PK_LEN];
 	/* export */
 	struct conn_server	*srv;
@@ -664,6 +665,12 @@ session_connect(struct session *s)
 	struct tunnel *t = s->t;
 	struct conn_connect_opts o;
 
+	if (t->l->cfg.node == NULL) {
+		/* no node attached yet (tunnel_layer_attach()): wait */
+		ev_timer_set(&s->retry, 0.5, 0);
+		ev_timer_start(loop_of(t), &s->retry);
+		return;
+	}
 	memset(&o, 0, sizeof(o));
 	memcpy(o.remote_pk, t->svc_pk, KEYS_PK_LEN);
 	o.kp = t->l->cfg.client;
@@ -728,7 +735,20 @@ on_export_retry(struct ev_loop *loop, ev_timer *w, int revents)
 static void
 export_listen(struct tunnel *t)
 {
-	t->srv = conn_listen(t->l->cfg.node, &t->kp, export_firewall,
+	struct tunnel_layer *l = t->l;
+
+	if (l->cfg.node == NULL || l->cfg.base == NULL)
+		return;		/* tunnel_layer_attach() calls again */
+	if (!t->derived) {
+		if (keys_derive(&t->kp, l->cfg.base, t->keyname,
+		    strlen(t->keyname)) != 0) {
+			log_warnx("tunnel %s: cannot derive the key", t->name);
+			return;
+		}
+		memcpy(t->svc_pk, t->kp.pk, KEYS_PK_LEN);
+		t->derived = true;
+	}
+	t->srv = conn_listen(l->cfg.node, &t->kp, export_firewall,
 	    export_accept, t);
 	if (t->srv == NULL) {
 		double d = tun_backoff_ms(t->listen_attempts++,
@@ -885,8 +905,6 @@ tunnel_start_named(struct tunnel_layer *l, const struct tundef *def,
 	int r;
 
 	*out = NULL;
-	if (def->kind == TUN_EXPORT && l->cfg.base == NULL)
-		return -EINVAL;
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return -ENOMEM;
 	t->l = l;
@@ -904,9 +922,13 @@ tunnel_start_named(struct tunnel_layer *l, const struct tundef *def,
 	}
 	ev_timer_init(&t->retry, on_export_retry, 0, 0);
 	if (def->kind == TUN_EXPORT) {
-		r = keys_derive(&t->kp, l->cfg.base, t->keyname,
-		    strlen(t->keyname));
-		memcpy(t->svc_pk, t->kp.pk, KEYS_PK_LEN);
+		r = 0;
+		if (l->cfg.base != NULL) {	/* else at tunnel_layer_attach() */
+			r = keys_derive(&t->kp, l->cfg.base, t->keyname,
+			    strlen(t->keyname));
+			memcpy(t->svc_pk, t->kp.pk, KEYS_PK_LEN);
+			t->derived = r == 0;
+		}
 	} else {
 		r = keys_derive_public(t->svc_pk, def->peer, t->keyname,
 		    strlen(t->keyname));
@@ -982,8 +1004,9 @@ tunnel_state(const struct tunnel *t, char *buf, size_t cap)
 	char head[64], a[HN_ADDR_STRLEN];
 
 	if (t->def.kind == TUN_EXPORT)
-		snprintf(head, sizeof(head), "%s",
-		    t->srv ? "listening" : "listen failed, retrying");
+		snprintf(head, sizeof(head), "%s", t->srv ? "listening" :
+		    t->l->cfg.node == NULL ? "waiting for the node" :
+		    "listen failed, retrying");
 	else
 		snprintf(head, sizeof(head), "listening on %s",
 		    addr_format(&t->laddr, a));
@@ -1008,6 +1031,21 @@ tunnel_layer_free(struct tunnel_layer *l)
 	while (l->tunnels)
 		tunnel_stop(l->tunnels);
 	free(l);
+}
+
+void
+tunnel_layer_attach(struct tunnel_layer *l, struct conn_node *node,
+    const struct keypair *base, const struct keypair *client)
+{
+	struct tunnel *t;
+
+	l->cfg.node = node;
+	l->cfg.base = base;
+	l->cfg.client = client;
+	for (t = l->tunnels; t; t = t->next)
+		if (t->def.kind == TUN_EXPORT && t->srv == NULL &&
+		    !ev_is_active(&t->retry))
+			export_listen(t);
 }
 
 void

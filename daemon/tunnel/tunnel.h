@@ -46,8 +46,9 @@ struct tunnel;
 
 struct tunnel_config {
 	struct ev_loop	*loop;
+	/* NULL: later, through tunnel_layer_attach() */
 	struct conn_node *node;
-	/* Base key pair (exports); NULL: this layer serves no exports. */
+	/* Base key pair (exports); NULL: exports wait for attach. */
 	const struct keypair *base;
 	/* The key imports connect with; NULL: the node's default key. */
 	const struct keypair *client;
@@ -77,6 +78,17 @@ struct tunnel_layer *tunnel_layer_new(const struct tunnel_config *cfg);
 void		 tunnel_layer_free(struct tunnel_layer *l);
 
 /*
+ * Give the layer its node and keys when they exist only after the layer
+ * (the daemon creates the layer before hnd_init() loads the identity and
+ * starts the tunnels).  Until then exports wait ("waiting for the node")
+ * and imports accept locally and hold their sessions.  `base` and
+ * `client` must stay valid while the layer lives.
+ */
+void		 tunnel_layer_attach(struct tunnel_layer *l,
+		    struct conn_node *node, const struct keypair *base,
+		    const struct keypair *client);
+
+/*
  * plaintext_datagrams changed (reload): applies to connections opened
  * from now on.
  */
@@ -89,7 +101,7 @@ extern const struct tuntab_ops tunnel_ops;
  * Start `def` with `keyname` as the keypear name (NULL: proto + port, as
  * hyper-nat's CLI).  For an import, def->peer is the exporter's base key.
  * Returns 0 or -errno (-EADDRINUSE when the local port is taken,
- * -EINVAL for an export without a base key); *out is the tunnel.
+ * -EINVAL for a key name that is too long); *out is the tunnel.
  */
 int		 tunnel_start_named(struct tunnel_layer *l,
 		    const struct tundef *def, const char *keyname,
@@ -97,7 +109,7 @@ int		 tunnel_start_named(struct tunnel_layer *l,
 void		 tunnel_stop(struct tunnel *t);
 void		 tunnel_get_stats(const struct tunnel *t,
 		    struct tunnel_stats *st);
-/* The service public key (export: ours; import: the peer's). */
+/* The service public key (export: ours, once derived; import: the peer's). */
 const uint8_t	*tunnel_service_key(const struct tunnel *t);
 /* The bound local address of an import (port 0 in the def: any). */
 int		 tunnel_local_addr(const struct tunnel *t, struct hn_addr *out);

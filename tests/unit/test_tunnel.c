@@ -680,7 +680,66 @@ udp_reconnect_after_restart(void)
 	world_free(&w);
 }
 
+/* A layer made before its node and keys exist (the daemon's order). */
+static void
+attach_later(void)
+{
+	struct tunnel_config tc;
+	struct tunnel_layer *el, *il;
+	struct tunnel *e, *i;
+	struct keypair base, client;
+	struct tundef d;
+	struct hn_addr ia;
+	struct udp_wait u;
+	uint8_t acc[32] = { 0 };
+	char line[128];
+	uint16_t port;
+
+	memset(servers, 0, sizeof(servers));
+	keys_from_secret(&base, "later", 5);
+	keys_from_secret(&client, "client", 6);
+	port = echo_start();
+	memset(&tc, 0, sizeof(tc));
+	tc.loop = EV_DEFAULT;
+	el = tunnel_layer_new(&tc);
+	il = tunnel_layer_new(&tc);
+	memset(&d, 0, sizeof(d));
+	d.kind = TUN_EXPORT;
+	d.proto = TUN_UDP;
+	d.port = port;
+	memcpy(d.host, (uint8_t[4]){ 127, 0, 0, 1 }, 4);
+	CHECK_INT(tunnel_start_named(el, &d, NULL, &e), 0);
+	d.kind = TUN_IMPORT;
+	memcpy(d.peer, base.pk, 32);
+	memcpy(d.listen.ip, (uint8_t[4]){ 127, 0, 0, 1 }, 4);
+	CHECK_INT(tunnel_start_named(il, &d, NULL, &i), 0);
+	tunnel_state(e, line, sizeof(line));
+	CHECK_STR(line, "waiting for the node, 0 connections");
+	CHECK_INT(tunnel_local_addr(i, &ia), 0);
+	memset(&u, 0, sizeof(u));
+	u.fd = udp_client();
+	udp_burst(&u, &ia, 4, acc, 1000);	/* held in the session */
+	run_for(0.3, udp_drain, &u);
+	CHECK_UINT(u.got, 0);
+	tunnel_layer_attach(el, fake_node(0, 0), &base, NULL);
+	tunnel_layer_attach(il, fake_node(1, 0), NULL, &client);
+	CHECK_MEM(tunnel_service_key(e), tunnel_service_key(i), 32);
+	tunnel_state(e, line, sizeof(line));
+	CHECK_STR(line, "listening, 0 connections");
+	run_for(3, udp_drain, &u);
+	CHECK_UINT(u.got, 4);
+	CHECK_MEM(u.hash_acc, acc, 32);
+	close(u.fd);
+	tunnel_layer_free(il);
+	tunnel_layer_free(el);
+	run_for(0.05, NULL, NULL);
+	echo_stop();
+	keys_wipe(&base);
+	keys_wipe(&client);
+}
+
 static const struct test tests[] = {
+	TEST(attach_later),
 	TEST(tcp_pipe_half_close), TEST(tcpudp_chunks_and_early_bytes),
 	TEST(udp_plaintext_with_hypernat_peer),
 	TEST(udp_secure_between_hypernatd), TEST(udp_plaintext_refused),
