@@ -187,6 +187,14 @@ struct dht_server_cbs {
 	void	*arg;
 };
 
+/*
+ * From inside on_handshake / on_holepunch only: send the reply (response
+ * or forward) this callback returns from socket `sock` instead of the
+ * node's (spec/connect.md §5.2, §7.5: a server that intends to punch
+ * answers from its puncher socket).
+ */
+void	dht_server_reply_sock(struct dht *d, int sock);
+
 /* Client results. */
 typedef void	dht_peer_fn(void *arg, const struct dht_reply *r,
 		    const struct cenc_peer *peers, size_t npeers);

@@ -79,6 +79,7 @@ struct dht_announcer;
 
 struct dht {
 	struct hn_io	*io;
+	int		 server_reply_sock;	/* dht_server_reply_sock() */
 	struct dht_config cfg;
 	struct dht_table table;
 	struct dht_tokens tokens;

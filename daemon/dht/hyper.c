@@ -420,7 +420,7 @@ on_peer_handshake(struct dht *d, const struct dht_inreq *req)
 	struct dht_cache_ent *route;
 	const struct dht_server_cbs *srv = NULL;
 	uint8_t reply[HYPER_REPLY_MAX], buf[HYPER_REPLY_MAX];
-	int rlen, n;
+	int rlen, n, sock;
 
 	if (req->m->value == NULL || dht_handshake_decode(&hs, req->m->value,
 	    req->m->value_len) != 0)
@@ -432,9 +432,12 @@ on_peer_handshake(struct dht *d, const struct dht_inreq *req)
 	if (srv != NULL && srv->on_handshake != NULL) {
 		if (hs.noise == NULL)
 			return;
+		d->server_reply_sock = -1;
 		rlen = srv->on_handshake(srv->arg, hs.noise, hs.noise_len,
 		    hs.has_peer_addr ? &hs.peer_addr : NULL, reply,
 		    sizeof(reply));
+		sock = d->server_reply_sock;
+		d->server_reply_sock = -1;
 		if (rlen <= 0)
 			return;
 		out.noise = reply;
@@ -448,19 +451,19 @@ on_peer_handshake(struct dht *d, const struct dht_inreq *req)
 			out.has_peer_addr = false;
 			if ((n = dht_handshake_encode(&out, buf, sizeof(buf))) > 0)
 				dht_send_reply(d, req, 0, buf, (size_t)n, false,
-				    false, NULL, -1);
+				    false, NULL, sock);
 			return;
 		case DHT_MODE_FROM_RELAY:
 			if ((n = dht_handshake_encode(&out, buf, sizeof(buf))) > 0)
 				dht_send_relay(d, req, buf, (size_t)n, &req->from,
-				    -1);
+				    sock);
 			return;
 		case DHT_MODE_FROM_SECOND_RELAY:
 			if (!hs.has_relay_addr)
 				return;
 			if ((n = dht_handshake_encode(&out, buf, sizeof(buf))) > 0)
 				dht_send_relay(d, req, buf, (size_t)n,
-				    &hs.relay_addr, -1);
+				    &hs.relay_addr, sock);
 			return;
 		}
 		return;
@@ -514,7 +517,7 @@ on_peer_holepunch(struct dht *d, const struct dht_inreq *req)
 	struct dht_cache_ent *route;
 	const struct dht_server_cbs *srv = NULL;
 	uint8_t reply[HYPER_REPLY_MAX], buf[HYPER_REPLY_MAX];
-	int rlen, n;
+	int rlen, n, sock;
 
 	if (req->m->value == NULL || dht_holepunch_decode(&hp, req->m->value,
 	    req->m->value_len) != 0)
@@ -538,8 +541,11 @@ on_peer_holepunch(struct dht *d, const struct dht_inreq *req)
 		if (srv == NULL || srv->on_holepunch == NULL ||
 		    !hp.has_peer_addr)
 			return;
+		d->server_reply_sock = -1;
 		rlen = srv->on_holepunch(srv->arg, hp.id, hp.payload,
 		    hp.payload_len, &hp.peer_addr, reply, sizeof(reply));
+		sock = d->server_reply_sock;
+		d->server_reply_sock = -1;
 		if (rlen < 0)
 			return;
 		out.mode = DHT_MODE_FROM_SERVER;
@@ -547,7 +553,7 @@ on_peer_holepunch(struct dht *d, const struct dht_inreq *req)
 		out.payload = rlen > 0 ? reply : NULL;
 		out.payload_len = (size_t)rlen;
 		if ((n = dht_holepunch_encode(&out, buf, sizeof(buf))) > 0)
-			dht_send_relay(d, req, buf, (size_t)n, &req->from, -1);
+			dht_send_relay(d, req, buf, (size_t)n, &req->from, sock);
 		return;
 	case DHT_MODE_FROM_SERVER:
 		out.mode = DHT_MODE_REPLY;
@@ -992,4 +998,10 @@ dht_mutable_get(struct dht *d, const uint8_t public_key[32], uint64_t min_seq,
 	cur_init_write(&c, v, sizeof(v));
 	cenc_put_uint(&c, min_seq);
 	return op_start(o, DHT_CMD_MUTABLE_GET, v, c.off, false);
+}
+
+void
+dht_server_reply_sock(struct dht *d, int sock)
+{
+	d->server_reply_sock = sock;
 }
