@@ -257,7 +257,8 @@ handle_status(struct request *r)
 	    sizeof(line)));
 	if (hnd_node(h))
 		put_dht(nlh, hnd_node(h));
-	ctl_attr_put_str(nlh, HNCTL_A_TRANSPORT, "not built");
+	ctl_attr_put_str(nlh, HNCTL_A_TRANSPORT,
+	    h->transport ? h->transport : "not built");
 	hnd_counts(h, &ex, &im, &rt);
 	mnl_attr_put_u32(nlh, HNCTL_A_N_EXPORTS, ex);
 	mnl_attr_put_u32(nlh, HNCTL_A_N_IMPORTS, im);

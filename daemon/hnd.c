@@ -205,6 +205,7 @@ hnd_init(struct hnd *h, const struct hnd_options *opt, char *err)
 	memset(h, 0, sizeof(*h));
 	h->opt = *opt;
 	tuntab_init(&h->tab, opt->tunnel_ops, opt->tunnel_ctx);
+	h->transport = "not built";
 	h->started = mono_now();
 	if ((rc = load_config(opt, &h->cfg, err)) < 0)
 		return rc;

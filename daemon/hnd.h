@@ -47,6 +47,8 @@ struct hnd {
 	time_t			 started;	/* CLOCK_MONOTONIC seconds */
 	/* the network node (node.h); main.c owns it, NULL before it runs */
 	struct node		*node;
+	/* the peer-connection transport: "not built" until main.c starts it */
+	const char		*transport;
 };
 
 /*

@@ -17,12 +17,17 @@
 #include "netmon.h"
 #include "node.h"
 #include "notify.h"
+#include "daemon/connect/conn.h"
+#include "daemon/tunnel/hncli.h"
+#include "daemon/tunnel/tunnel.h"
 
 struct daemon {
 	struct hnd	 h;
 	struct control	*ctl;
 	struct ev_loop	*loop;
 	struct netmon	*netmon;
+	struct conn_node *cn;		/* peer connections on the node */
+	struct tunnel_layer *tunnels;
 	ev_signal	 sigterm, sigint, sighup;
 };
 
@@ -69,6 +74,8 @@ reload(void *ctx, struct tuntab_diff *diff, char *msg)
 	rc = hnd_reload(&d->h, diff, msg);
 	if (rc < 0)
 		log_warnx("config: %s", msg);
+	else if (d->tunnels != NULL)
+		tunnel_layer_set_policy(d->tunnels, d->h.cfg->plaintext_datagrams);
 	status_line(d, status, sizeof(status));
 	notify_reloaded(status);
 	return rc;
@@ -91,6 +98,38 @@ addresses_changed(void *ctx, const struct hn_addr *local, size_t n)
 	struct daemon *d = ctx;
 
 	node_addresses_changed(d->h.node, local, n);
+}
+
+/* after the DHT heard of it: punching and announces use the new addresses */
+static void
+conn_addresses_changed(void *ctx, const struct hn_addr *local, size_t n)
+{
+	struct daemon *d = ctx;
+
+	if (d->cn != NULL)
+		conn_node_addresses_changed(d->cn, local, n);
+}
+
+/*
+ * The peer-connection node on the DHT node's sockets, and the tunnels on
+ * it.  Secure datagrams are offered to every peer; a hyper-nat peer does
+ * not offer them back and gets plaintext (or is refused by policy).
+ */
+static int
+transport_start(struct daemon *d)
+{
+	struct conn_node_config cc;
+
+	memset(&cc, 0, sizeof(cc));
+	node_conn_config(d->h.node, &cc);
+	cc.caps = CONN_CAP_SECURE_DGRAM;
+	if ((d->cn = conn_node_new(&cc)) == NULL)
+		return -ENOMEM;
+	node_set_addr_hook(d->h.node, conn_addresses_changed, d);
+	tunnel_layer_set_policy(d->tunnels, d->h.cfg->plaintext_datagrams);
+	tunnel_layer_attach(d->tunnels, d->cn, &d->h.id.base, &d->h.id.client);
+	d->h.transport = "ready";
+	return 0;
 }
 
 static void
@@ -126,17 +165,31 @@ check_config(const char *path, bool verbose)
 }
 
 static int
-run(struct daemon *d, const struct hnd_options *opt)
+run(struct daemon *d, struct hnd_options *opt)
 {
 	struct control_hooks hooks = { reload, changed, d };
+	struct tunnel_config tc;
 	char err[HND_MSG_LEN], status[256], nerr[NODE_ERR_LEN];
 	int rc = 1;
 
+	d->loop = ev_default_loop(EVFLAG_AUTO);
+	/*
+	 * The tunnel layer exists before the table fills (hnd_init starts
+	 * every tunnel); it gets its node and keys once they exist.
+	 */
+	memset(&tc, 0, sizeof(tc));
+	tc.loop = d->loop;
+	tc.secure_dgrams = true;
+	if ((d->tunnels = tunnel_layer_new(&tc)) == NULL) {
+		log_err("out of memory");
+		return 1;
+	}
+	opt->tunnel_ops = &tunnel_ops;
+	opt->tunnel_ctx = d->tunnels;
 	if (hnd_init(&d->h, opt, err) < 0) {
 		log_err("%s", err);
 		goto out_hnd;
 	}
-	d->loop = ev_default_loop(EVFLAG_AUTO);
 	/*
 	 * Signals first: a SIGTERM that comes as soon as the control socket
 	 * answers (while the node starts) must stop us cleanly, not kill us.
@@ -163,6 +216,11 @@ run(struct daemon *d, const struct hnd_options *opt)
 		log_err("%s", nerr);
 		goto out_ctl;
 	}
+	if ((rc = transport_start(d)) < 0) {
+		log_err("peer connections: %s", strerror(-rc));
+		rc = 1;
+		goto out_node;
+	}
 	/* DESIGN.md §7: without it the daemon works, it only adapts slower */
 	if ((d->netmon = netmon_new(d->loop, addresses_changed, d, &rc)) ==
 	    NULL)
@@ -178,13 +236,89 @@ run(struct daemon *d, const struct hnd_options *opt)
 	notify_watchdog_stop(d->loop);
 	rc = 0;
 	netmon_free(d->netmon);
+out_node:
+	/* tunnels first (they use the connections), then the node under them */
+	tuntab_free(&d->h.tab);
+	tunnel_layer_free(d->tunnels);
+	d->tunnels = NULL;
+	conn_node_free(d->cn);
+	d->cn = NULL;
 	node_free(d->h.node);
 	d->h.node = NULL;
 out_ctl:
 	control_free(d->ctl);
 out_hnd:
 	hnd_free(&d->h);
+	tunnel_layer_free(d->tunnels);
 	return rc;
+}
+
+/* ------------------------------------------------- hyper-nat front end */
+
+struct hncli_node {
+	struct node	 *node;
+	struct conn_node *cn;
+};
+
+static void
+hncli_changed(void *arg)
+{
+}
+
+/*
+ * hyper-nat's command line runs on a node of its own: any free port, the
+ * public bootstrap nodes, or HYPERNAT_BOOTSTRAP ("ip:port,ip:port") for a
+ * private network (tests).
+ */
+static struct conn_node *
+hncli_node_up(void *arg, uint32_t caps)
+{
+	struct hncli_node *hn = arg;
+	struct conn_node_config cc;
+	const char *env = getenv("HYPERNAT_BOOTSTRAP");
+	char text[1024], err[NODE_ERR_LEN];
+	struct config *cfg;
+	int n;
+
+	if (env != NULL && *env != '\0') {
+		n = snprintf(text, sizeof(text),
+		    "dht:\n  bootstrap: [%s]\n  port: 0\n", env);
+		if (n < 0 || (size_t)n >= sizeof(text) ||
+		    config_parse("HYPERNAT_BOOTSTRAP", text, (size_t)n, &cfg,
+		    err) < 0) {
+			log_err("HYPERNAT_BOOTSTRAP: %s", err);
+			return NULL;
+		}
+	} else if (config_defaults(&cfg) < 0) {
+		return NULL;
+	} else {
+		cfg->dht_port = 0;
+	}
+	hn->node = node_new(EV_DEFAULT, cfg, hncli_changed, hn, err);
+	config_free(cfg);
+	if (hn->node == NULL) {
+		log_err("%s", err);
+		return NULL;
+	}
+	memset(&cc, 0, sizeof(cc));
+	node_conn_config(hn->node, &cc);
+	cc.caps = caps;
+	if ((hn->cn = conn_node_new(&cc)) == NULL) {
+		node_free(hn->node);
+		hn->node = NULL;
+	}
+	return hn->cn;
+}
+
+static void
+hncli_node_down(void *arg)
+{
+	struct hncli_node *hn = arg;
+
+	conn_node_free(hn->cn);
+	node_free(hn->node);
+	hn->cn = NULL;
+	hn->node = NULL;
 }
 
 int
@@ -208,6 +342,18 @@ main(int argc, char **argv)
 	int ch;
 
 	log_init("hypernatd", LOG_LVL_INFO);
+	/* hyper-nat's own command line, before our options are parsed */
+	if (argc > 1 && (strcmp(argv[1], "server") == 0 ||
+	    strcmp(argv[1], "client") == 0 || strcmp(argv[1], "options") == 0)) {
+		static struct hncli_node hn;
+		struct hncli_env env = { EV_DEFAULT, hncli_node_up,
+		    hncli_node_down, &hn };
+
+		if (keys_init() != 0)
+			return 1;
+		signal(SIGPIPE, SIG_IGN);
+		return hncli_main(argc - 1, argv + 1, &env);
+	}
 	while ((ch = getopt_long(argc, argv, "c:nvs:S:l:Vh", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
@@ -248,17 +394,7 @@ main(int argc, char **argv)
 		}
 	}
 	if (optind < argc) {
-		/*
-		 * hyper-nat's own command line (server/client) needs working
-		 * tunnels, which are not built yet: say so, do not pretend.
-		 */
-		if (strcmp(argv[optind], "server") == 0 ||
-		    strcmp(argv[optind], "client") == 0)
-			fprintf(stderr, "hypernatd: the hyper-nat command line "
-			    "(%s) is not available yet: the tunnel transport is "
-			    "not built\n", argv[optind]);
-		else
-			usage(stderr);
+		usage(stderr);
 		return 2;
 	}
 	if (check)
