@@ -33,6 +33,13 @@
  * its on_close returns; nothing may touch it afterwards.  Callbacks never
  * run from inside the call that caused them (conn_connect() never calls
  * on_close before returning), except on_close from conn_destroy().
+ * Free order: conn_node_free() before dht_free() and udx_free() (it
+ * unlistens and destroys streams); DHT callbacks still pending then find
+ * their connection gone and are dropped.
+ *
+ * The adapter feeds every datagram of every socket (the main one and those
+ * sock_open() made) to udx_socket_input(); conn_node_new() installs the
+ * raw handler that passes the rest to dht_input() or to a puncher.
  */
 #ifndef HN_CONN_H
 #define HN_CONN_H
