@@ -172,6 +172,20 @@ else
 	bad reload_keeps_tunnel "main pid $pid -> $(mainpid), $(sysc_exec systemctl is-active "$U"), list: $(ctl_as alice list 2>&1)"
 fi
 
+# a config that does not parse: the reload fails, the daemon keeps running
+# with the old one
+C=$SYSC_ROOT/etc/hypernat/hypernat.conf
+cp -p "$C" "$C.good"
+echo "no_such_key: 1" >> "$C"
+if ! sysc_exec systemctl reload "$U" 2>/dev/null && [ "$(mainpid)" = "$pid" ] &&
+	[ "$(sysc_exec systemctl is-active "$U")" = active ] && has_tunnel >/dev/null &&
+	sysc_exec journalctl --no-pager -u "$U" -p warning -o cat | grep -q 'no_such_key'; then
+	ok reload_bad_config_refused
+else
+	bad reload_bad_config_refused "main pid $pid -> $(mainpid), $(sysc_exec systemctl is-active "$U"), $(sysc_exec journalctl --no-pager -u "$U" -o cat | tail -n 3)"
+fi
+mv "$C.good" "$C"
+
 # restart: a new process, the runtime tunnel restored from /var/lib/hypernat
 pid=$(mainpid)
 if sysc_exec systemctl restart "$U" && [ "$(mainpid)" != "$pid" ] && has_tunnel >/dev/null; then
@@ -213,6 +227,27 @@ else
 fi
 rm -rf "$SYSC_ROOT/etc/systemd/system/$U.d"
 sysc_exec systemctl daemon-reload
+
+# upgrade (the same version again): the daemon is restarted, keeps its
+# key and runtime tunnels
+key=$(ctl_as alice key 2>/dev/null | head -n 1)
+pid=$(mainpid)
+if out=$(sysc_exec dpkg -i "/root/$(basename "$DEB")" 2>&1) && [ "$(mainpid)" != "$pid" ] &&
+	[ "$(sysc_exec systemctl is-active "$U")" = active ] && [ -n "$key" ] &&
+	[ "$(ctl_as alice key 2>/dev/null | head -n 1)" = "$key" ] && has_tunnel >/dev/null; then
+	ok reinstall_restarts_keeps_state
+else
+	bad reinstall_restarts_keeps_state "pid $pid -> $(mainpid), key '$key' -> '$(ctl_as alice key 2>&1 | head -n 1)', $out"
+fi
+
+# remove: the unit stops; the config and the state stay for a reinstall
+if out=$(sysc_exec dpkg -r hypernat 2>&1) && [ "$(sysc_exec systemctl is-active "$U")" != active ] &&
+	sysc_exec test -f /etc/hypernat/hypernat.conf && sysc_exec test -f /var/lib/hypernat/identity &&
+	! sysc_exec test -e /usr/sbin/hypernatd; then
+	ok remove_keeps_config_state
+else
+	bad remove_keeps_config_state "$out; $(sysc_exec ls -la /etc/hypernat /var/lib/hypernat 2>&1)"
+fi
 
 # purge: unit, config and state gone; the user and group stay (see
 # packaging/debian/postrm)
