@@ -266,9 +266,12 @@ uninstall:
 # Packages, built from a copy of the working tree (committed or not, minus
 # what git ignores) in build/deb and build/rpm; the packages land there.
 PKG_SRC		:= hypernat-$(VERSION)
+# (outside a git checkout: everything but build/ and node_modules/)
 pkg_tree	= rm -rf $(1) && mkdir -p $(1)/$(PKG_SRC) && \
-		  git ls-files -z -co --exclude-standard | \
-		  tar --null -T - -cf - | tar -C $(1)/$(PKG_SRC) -xf -
+		  { if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+		    git ls-files -z -co --exclude-standard | tar --null -T - -cf -; \
+		  else tar --exclude=./$(B) --exclude=node_modules -cf - .; fi; } | \
+		  tar -C $(1)/$(PKG_SRC) -xf -
 
 deb:
 	$(call msg,DEB,$(B)/deb)
@@ -276,6 +279,7 @@ deb:
 	$(Q)cp -r packaging/debian $(B)/deb/$(PKG_SRC)/debian
 	$(Q)cd $(B)/deb/$(PKG_SRC) && dpkg-buildpackage -us -uc -b -j2 \
 		> ../build.log 2>&1 || { tail -n 30 ../build.log; exit 1; }
+	$(Q)rm -rf $(B)/deb/$(PKG_SRC)
 	$(Q)ls $(B)/deb/*.deb
 
 rpm:
@@ -283,7 +287,7 @@ rpm:
 	$(Q)$(call pkg_tree,$(B)/rpm/SOURCES)
 	$(Q)tar -C $(B)/rpm/SOURCES -czf $(B)/rpm/SOURCES/$(PKG_SRC).tar.gz $(PKG_SRC)
 	$(Q)rm -rf $(B)/rpm/SOURCES/$(PKG_SRC)
-	$(Q)rpmbuild -bb --nodeps --define "_topdir $(abspath $(B)/rpm)" \
+	$(Q)rpmbuild -bb --nodeps --clean --define "_topdir $(abspath $(B)/rpm)" \
 		--define "version $(VERSION)" packaging/rpm/hypernat.spec \
 		> $(B)/rpm/build.log 2>&1 || { tail -n 30 $(B)/rpm/build.log; exit 1; }
 	$(Q)find $(B)/rpm/RPMS -name '*.rpm'
