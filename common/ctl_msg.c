@@ -55,6 +55,15 @@ static const struct pol policy[HNCTL_A_MAX] = {
 	[HNCTL_A_DROPPED] = { POL_U32, 0, "dropped" },
 	[HNCTL_A_CONFIG_LINE] = { POL_U32, 0, "config line" },
 	[HNCTL_A_TRANSPORT] = { POL_STR, 0, "transport" },
+	[HNCTL_A_DHT_MODE] = { POL_STR, 0, "dht mode" },
+	[HNCTL_A_DHT_BOOTSTRAPPED] = { POL_U8, 0, "dht bootstrapped" },
+	[HNCTL_A_DHT_PERSISTENT] = { POL_U8, 0, "dht persistent" },
+	[HNCTL_A_DHT_FIREWALLED] = { POL_U8, 0, "dht firewalled" },
+	[HNCTL_A_DHT_PUBLIC] = { POL_STR, 0, "dht public address" },
+	[HNCTL_A_DHT_NODES] = { POL_U32, 0, "dht nodes" },
+	[HNCTL_A_DHT_ADDR] = { POL_STR, 0, "dht address" },
+	[HNCTL_A_DHT_CLIENT_PORT] = { POL_U16, 0, "dht client port" },
+	[HNCTL_A_DHT_N_BOOTSTRAP] = { POL_U32, 0, "dht bootstrap nodes" },
 };
 
 static const char *const msg_names[HNCTL_MSG_MAX] = {

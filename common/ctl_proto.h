@@ -38,6 +38,8 @@
  * History:
  *   2026-11-25  version 1: STATUS, KEY, TUNNEL_LIST, PEER_LIST,
  *               TUNNEL_ADD, TUNNEL_DEL, RELOAD, LOG_LEVEL; attributes 1-30.
+ *   2026-11-25  STATUS: the DHT node's state, attributes 31-39 (optional:
+ *               a daemon without a node sends none of them).
  */
 #ifndef HN_CTL_PROTO_H
 #define HN_CTL_PROTO_H
@@ -103,6 +105,15 @@ enum hnctl_attr {
 	HNCTL_A_DROPPED = 28,		/* u32: reload: runtime entries the config replaced */
 	HNCTL_A_CONFIG_LINE = 29,	/* u32: where a config tunnel is written */
 	HNCTL_A_TRANSPORT = 30,		/* str: "not built" until tunnels exist */
+	HNCTL_A_DHT_MODE = 31,		/* str: auto, ephemeral, persistent, bootstrap */
+	HNCTL_A_DHT_BOOTSTRAPPED = 32,	/* u8: 0 / 1 */
+	HNCTL_A_DHT_PERSISTENT = 33,	/* u8: 0 / 1 */
+	HNCTL_A_DHT_FIREWALLED = 34,	/* u8: 0 / 1 */
+	HNCTL_A_DHT_PUBLIC = 35,	/* str: "a.b.c.d:port"; absent while unknown */
+	HNCTL_A_DHT_NODES = 36,		/* u32: routing table size */
+	HNCTL_A_DHT_ADDR = 37,		/* str: the server socket, "a.b.c.d:port" */
+	HNCTL_A_DHT_CLIENT_PORT = 38,	/* u16: the client socket's port */
+	HNCTL_A_DHT_N_BOOTSTRAP = 39,	/* u32: configured bootstrap nodes */
 	HNCTL_A_MAX
 };
 

@@ -170,6 +170,16 @@ status_cb(const struct nlmsghdr *nlh, const struct ctl_attrs *a, void *arg)
 	s.exports = ctl_attr_u32(a, HNCTL_A_N_EXPORTS, 0);
 	s.imports = ctl_attr_u32(a, HNCTL_A_N_IMPORTS, 0);
 	s.runtime = ctl_attr_u32(a, HNCTL_A_N_RUNTIME, 0);
+	s.dht_mode = ctl_attr_str(a, HNCTL_A_DHT_MODE, NULL);
+	s.has_node = s.dht_mode != NULL;
+	s.bootstrapped = ctl_attr_u8(a, HNCTL_A_DHT_BOOTSTRAPPED, 0) != 0;
+	s.persistent = ctl_attr_u8(a, HNCTL_A_DHT_PERSISTENT, 0) != 0;
+	s.firewalled = ctl_attr_u8(a, HNCTL_A_DHT_FIREWALLED, 0) != 0;
+	s.public_addr = ctl_attr_str(a, HNCTL_A_DHT_PUBLIC, NULL);
+	s.nodes = ctl_attr_u32(a, HNCTL_A_DHT_NODES, 0);
+	s.nbootstrap = ctl_attr_u32(a, HNCTL_A_DHT_N_BOOTSTRAP, 0);
+	s.dht_addr = ctl_attr_str(a, HNCTL_A_DHT_ADDR, "?");
+	s.client_port = ctl_attr_u16(a, HNCTL_A_DHT_CLIENT_PORT, 0);
 	h->out->status(&s);
 }
 

@@ -63,6 +63,14 @@ struct status_info {
 	const char	*dht_state;
 	const char	*transport;
 	uint32_t	 exports, imports, runtime;
+	/* the DHT node; has_node false when the daemon sent none */
+	bool		 has_node;
+	const char	*dht_mode;
+	bool		 bootstrapped, persistent, firewalled;
+	const char	*public_addr;	/* NULL while unknown */
+	uint32_t	 nodes, nbootstrap;
+	const char	*dht_addr;
+	uint16_t	 client_port;
 };
 
 struct tunnel_info {

@@ -40,6 +40,22 @@ js_status(const struct status_info *s)
 	json_str(&j, "state_dir", s->state_dir);
 	json_str(&j, "log_level", s->log_level);
 	json_str(&j, "dht", s->dht_state);
+	if (s->has_node) {
+		json_obj_begin(&j, "dht_node");
+		json_str(&j, "mode", s->dht_mode);
+		json_bool(&j, "bootstrapped", s->bootstrapped);
+		json_bool(&j, "persistent", s->persistent);
+		json_bool(&j, "firewalled", s->firewalled);
+		if (s->public_addr)
+			json_str(&j, "public_address", s->public_addr);
+		else
+			json_null(&j, "public_address");
+		json_uint(&j, "table_size", s->nodes);
+		json_uint(&j, "bootstrap_nodes", s->nbootstrap);
+		json_str(&j, "address", s->dht_addr);
+		json_uint(&j, "client_port", s->client_port);
+		json_obj_end(&j);
+	}
 	json_str(&j, "transport", s->transport);
 	json_obj_begin(&j, "tunnels");
 	json_uint(&j, "exports", s->exports);

@@ -23,6 +23,18 @@ text_status(const struct status_info *s)
 	printf("  state dir:  %s\n", s->state_dir);
 	printf("  log level:  %s\n", s->log_level);
 	printf("  dht:        %s\n", s->dht_state);
+	if (s->has_node) {
+		printf("  dht node:   %s mode, %s, %s\n", s->dht_mode,
+		    s->persistent ? "persistent" : "ephemeral",
+		    s->firewalled ? "firewalled" : "not firewalled");
+		printf("  dht table:  %u node%s (%u bootstrap node%s "
+		    "configured)\n", s->nodes, s->nodes == 1 ? "" : "s",
+		    s->nbootstrap, s->nbootstrap == 1 ? "" : "s");
+		printf("  public:     %s\n", s->public_addr ? s->public_addr :
+		    "unknown");
+		printf("  udp:        %s (server), port %u (client)\n",
+		    s->dht_addr, s->client_port);
+	}
 	printf("  transport:  %s\n", s->transport);
 	printf("  tunnels:    %u export%s, %u import%s (%u added at runtime)\n",
 	    s->exports, s->exports == 1 ? "" : "s", s->imports,

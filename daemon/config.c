@@ -591,6 +591,12 @@ static const struct cfg_item dht_items[] = {
 	  .min = 0, .max = 65535, .def = "49737",
 	  .help = "UDP port of the DHT node and every tunnel; 0: any free "
 	    "port" },
+	{ .name = "host", .type = &type_ipv4, .off = CFG(dht_host),
+	  .def = "0.0.0.0",
+	  .help = "IPv4 address the DHT socket binds to; 0.0.0.0: all.  A "
+	    "bootstrap node (mode persistent, fixed port, empty bootstrap "
+	    "list) tells the network it is reachable here, so it must be "
+	    "set to that address" },
 	{ .name = "mode", .type = &type_word, .off = CFG(dht_mode),
 	  .words = dht_modes, .def = "auto",
 	  .help = "auto: serve the DHT once reachable; ephemeral: never; "

@@ -56,6 +56,7 @@ struct config {
 	/* dht */
 	struct config_bootstrap bootstrap;
 	uint16_t	 dht_port;
+	uint8_t		 dht_host[4];	/* bind address; a bootstrap node's public one */
 	int		 dht_mode;	/* enum dht_mode */
 	/* daemon */
 	char		*control_socket;

@@ -19,6 +19,7 @@
 #include "control.h"
 #include "io.h"
 #include "log.h"
+#include "node.h"
 
 _Static_assert(HNCTL_ALLOW_MAX == TUN_ALLOW_MAX, "allow-list limits differ");
 _Static_assert((int)HNCTL_KIND_EXPORT == (int)TUN_EXPORT &&
@@ -212,6 +213,27 @@ mono_now(void)
 	return ts.tv_sec;
 }
 
+/* The DHT node's state as STATUS attributes 31-39 (ctl_proto.h). */
+static void
+put_dht(struct nlmsghdr *nlh, const struct node *n)
+{
+	struct node_status st;
+	char a[HN_ADDR_STRLEN];
+
+	node_get_status(n, &st);
+	ctl_attr_put_str(nlh, HNCTL_A_DHT_MODE, st.mode);
+	mnl_attr_put_u8(nlh, HNCTL_A_DHT_BOOTSTRAPPED, st.bootstrapped);
+	mnl_attr_put_u8(nlh, HNCTL_A_DHT_PERSISTENT, st.persistent);
+	mnl_attr_put_u8(nlh, HNCTL_A_DHT_FIREWALLED, st.firewalled);
+	if (st.has_public)
+		ctl_attr_put_str(nlh, HNCTL_A_DHT_PUBLIC,
+		    addr_format(&st.public_addr, a));
+	mnl_attr_put_u32(nlh, HNCTL_A_DHT_NODES, st.table_size);
+	ctl_attr_put_str(nlh, HNCTL_A_DHT_ADDR, addr_format(&st.server, a));
+	mnl_attr_put_u16(nlh, HNCTL_A_DHT_CLIENT_PORT, st.client_port);
+	mnl_attr_put_u32(nlh, HNCTL_A_DHT_N_BOOTSTRAP, st.nbootstrap);
+}
+
 static int
 handle_status(struct request *r)
 {
@@ -220,6 +242,7 @@ handle_status(struct request *r)
 	struct nlmsghdr *nlh;
 	unsigned ex, im, rt;
 	uint64_t up = (uint64_t)(mono_now() - h->started);
+	char line[128];
 
 	nlh = ctl_msg_start(buf, HNCTL_MSG_STATUS, 0, r->nlh->nlmsg_seq);
 	ctl_attr_put_str(nlh, HNCTL_A_VERSION, HND_VERSION);
@@ -230,7 +253,10 @@ handle_status(struct request *r)
 	    h->config_path ? h->config_path : "");
 	ctl_attr_put_str(nlh, HNCTL_A_STATE_DIR, h->state_dir);
 	mnl_attr_put_u8(nlh, HNCTL_A_LOG_LEVEL, (uint8_t)log_get_level());
-	ctl_attr_put_str(nlh, HNCTL_A_DHT_STATE, hnd_dht_state(h));
+	ctl_attr_put_str(nlh, HNCTL_A_DHT_STATE, hnd_dht_state(h, line,
+	    sizeof(line)));
+	if (hnd_node(h))
+		put_dht(nlh, hnd_node(h));
 	ctl_attr_put_str(nlh, HNCTL_A_TRANSPORT, "not built");
 	hnd_counts(h, &ex, &im, &rt);
 	mnl_attr_put_u32(nlh, HNCTL_A_N_EXPORTS, ex);

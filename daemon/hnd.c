@@ -12,6 +12,7 @@
 
 #include "hnd.h"
 #include "log.h"
+#include "node.h"
 
 static time_t
 mono_now(void)
@@ -345,6 +346,7 @@ restart_needed(const struct config *o, const struct config *n, char *buf,
 	    str_differs(o->key_file, n->key_file), "identity");
 	NOTE(boot, "dht.bootstrap");
 	NOTE(o->dht_port != n->dht_port, "dht.port");
+	NOTE(memcmp(o->dht_host, n->dht_host, 4) != 0, "dht.host");
 	NOTE(o->dht_mode != n->dht_mode, "dht.mode");
 	NOTE(str_differs(o->control_socket, n->control_socket),
 	    "daemon.control_socket");
@@ -421,7 +423,17 @@ hnd_counts(const struct hnd *h, unsigned *exports, unsigned *imports,
 }
 
 const char *
-hnd_dht_state(const struct hnd *h)
+hnd_dht_state(const struct hnd *h, char *buf, size_t cap)
 {
-	return "inactive: transport not built";
+	if (h->node == NULL)
+		snprintf(buf, cap, "not running");
+	else
+		node_state_line(h->node, buf, cap);
+	return buf;
+}
+
+struct node *
+hnd_node(const struct hnd *h)
+{
+	return h->node;
 }

@@ -18,6 +18,8 @@
 #include "identity.h"
 #include "tuntab.h"
 
+struct node;
+
 #define HND_VERSION	"0.1.0"
 #define HND_MSG_LEN	768
 
@@ -43,6 +45,8 @@ struct hnd {
 	struct identity		 id;
 	struct tuntab		 tab;
 	time_t			 started;	/* CLOCK_MONOTONIC seconds */
+	/* the network node (node.h); main.c owns it, NULL before it runs */
+	struct node		*node;
 };
 
 /*
@@ -75,7 +79,16 @@ int	hnd_reload(struct hnd *h, struct tuntab_diff *diff, char *msg);
 /* Counts for status. */
 void	hnd_counts(const struct hnd *h, unsigned *exports, unsigned *imports,
 	    unsigned *runtime);
-/* The honest state of the DHT and transport until those layers exist. */
-const char *hnd_dht_state(const struct hnd *h);
+/*
+ * One line on the DHT node ("bootstrapped, 12 nodes, persistent", or
+ * "not running"), in buf; returns buf.
+ */
+const char *hnd_dht_state(const struct hnd *h, char *buf, size_t cap);
+/*
+ * The network node, for the layers above it: the connect layer builds its
+ * conn_node from node_conn_config(hnd_node(h), ...), the tunnels reach it
+ * the same way.  NULL before main.c started it (e.g. hypernatd -n).
+ */
+struct node *hnd_node(const struct hnd *h);
 
 #endif

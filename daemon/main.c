@@ -14,12 +14,15 @@
 #include "control.h"
 #include "hnd.h"
 #include "log.h"
+#include "netmon.h"
+#include "node.h"
 #include "notify.h"
 
 struct daemon {
 	struct hnd	 h;
 	struct control	*ctl;
 	struct ev_loop	*loop;
+	struct netmon	*netmon;
 	ev_signal	 sigterm, sigint, sighup;
 };
 
@@ -47,11 +50,12 @@ static void
 status_line(struct daemon *d, char *buf, size_t cap)
 {
 	unsigned ex, im, rt;
+	char dht[128];
 
 	hnd_counts(&d->h, &ex, &im, &rt);
 	snprintf(buf, cap, "%u export%s, %u import%s (%u runtime); dht %s",
 	    ex, ex == 1 ? "" : "s", im, im == 1 ? "" : "s", rt,
-	    hnd_dht_state(&d->h));
+	    hnd_dht_state(&d->h, dht, sizeof(dht)));
 }
 
 static int
@@ -78,6 +82,15 @@ changed(void *ctx)
 
 	status_line(d, status, sizeof(status));
 	notify_status("%s", status);
+}
+
+/* netmon: the machine's addresses or default route changed */
+static void
+addresses_changed(void *ctx, const struct hn_addr *local, size_t n)
+{
+	struct daemon *d = ctx;
+
+	node_addresses_changed(d->h.node, local, n);
 }
 
 static void
@@ -116,7 +129,7 @@ static int
 run(struct daemon *d, const struct hnd_options *opt)
 {
 	struct control_hooks hooks = { reload, changed, d };
-	char err[HND_MSG_LEN], status[256];
+	char err[HND_MSG_LEN], status[256], nerr[NODE_ERR_LEN];
 	int rc = 1;
 
 	if (hnd_init(&d->h, opt, err) < 0) {
@@ -124,6 +137,17 @@ run(struct daemon *d, const struct hnd_options *opt)
 		goto out_hnd;
 	}
 	d->loop = ev_default_loop(EVFLAG_AUTO);
+	/*
+	 * Signals first: a SIGTERM that comes as soon as the control socket
+	 * answers (while the node starts) must stop us cleanly, not kill us.
+	 */
+	ev_signal_init(&d->sigterm, signal_cb, SIGTERM);
+	ev_signal_init(&d->sigint, signal_cb, SIGINT);
+	ev_signal_init(&d->sighup, signal_cb, SIGHUP);
+	d->sigterm.data = d->sigint.data = d->sighup.data = d;
+	ev_signal_start(d->loop, &d->sigterm);
+	ev_signal_start(d->loop, &d->sigint);
+	ev_signal_start(d->loop, &d->sighup);
 	if ((d->ctl = control_new(&d->h, d->loop, &hooks)) == NULL) {
 		log_err("out of memory");
 		goto out_hnd;
@@ -133,13 +157,18 @@ run(struct daemon *d, const struct hnd_options *opt)
 		log_err("%s", err);
 		goto out_ctl;
 	}
-	ev_signal_init(&d->sigterm, signal_cb, SIGTERM);
-	ev_signal_init(&d->sigint, signal_cb, SIGINT);
-	ev_signal_init(&d->sighup, signal_cb, SIGHUP);
-	d->sigterm.data = d->sigint.data = d->sighup.data = d;
-	ev_signal_start(d->loop, &d->sigterm);
-	ev_signal_start(d->loop, &d->sigint);
-	ev_signal_start(d->loop, &d->sighup);
+	/* DESIGN.md §7: READY=1 once the socket listens and the DHT is bound */
+	if ((d->h.node = node_new(d->loop, d->h.cfg, changed, d, nerr)) ==
+	    NULL) {
+		log_err("%s", nerr);
+		goto out_ctl;
+	}
+	/* DESIGN.md §7: without it the daemon works, it only adapts slower */
+	if ((d->netmon = netmon_new(d->loop, addresses_changed, d, &rc)) ==
+	    NULL)
+		log_warnx("netmon: cannot watch address changes: %s",
+		    strerror(-rc));
+	rc = 1;
 	notify_watchdog_start(d->loop);
 	status_line(d, status, sizeof(status));
 	log_notice("hypernatd %s started, key %s, control socket %s; %s",
@@ -148,6 +177,9 @@ run(struct daemon *d, const struct hnd_options *opt)
 	ev_run(d->loop, 0);
 	notify_watchdog_stop(d->loop);
 	rc = 0;
+	netmon_free(d->netmon);
+	node_free(d->h.node);
+	d->h.node = NULL;
 out_ctl:
 	control_free(d->ctl);
 out_hnd:

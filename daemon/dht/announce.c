@@ -445,6 +445,20 @@ dht_unlisten(struct dht_announcer *a)
 }
 
 void
+dht_announcers_refresh(struct dht *d)
+{
+	struct dht_announcer *a;
+
+	/*
+	 * Only announcers waiting on their timer: one with a round or pings in
+	 * flight sees the new address when they settle (addr_changed).
+	 */
+	for (a = d->announcers; a; a = a->next)
+		if (!a->closing && a->timer.armed)
+			ann_schedule_round(a, 0);
+}
+
+void
 dht_announcers_free(struct dht *d)
 {
 	struct dht_announcer *a;

@@ -108,6 +108,11 @@ bool		 dht_is_firewalled(const struct dht *d);
 /* Our public address as sampled; false when unknown (port may be 0). */
 bool		 dht_public_addr(const struct dht *d, struct hn_addr *out);
 const struct dht_table *dht_get_table(const struct dht *d);
+/*
+ * The local addresses changed (the daemon's netmon): re-learn the public
+ * address, refresh the table, re-announce every listening key.
+ */
+void		 dht_network_changed(struct dht *d);
 /* Add a known node (e.g. a saved one) with id H(addr). */
 void		 dht_add_node(struct dht *d, const struct hn_addr *addr);
 

@@ -155,5 +155,7 @@ void	dht_hyper_free(struct dht *d);
 
 /* announce.c */
 void	dht_announcers_free(struct dht *d);
+/* Re-announce now (after a network change). */
+void	dht_announcers_refresh(struct dht *d);
 
 #endif

@@ -1133,6 +1133,24 @@ on_wakeup(struct dht *d)
 		d->ephemeral = true;
 }
 
+/*
+ * The machine's addresses changed (hyperdht's 'network-change'): forget the
+ * sampled public address (a bootstrap node's is configured), refresh the
+ * table now so fresh replies re-sample it, re-check persistence as after a
+ * wake-up, and have every announcer re-announce (server.refresh()).
+ */
+void
+dht_network_changed(struct dht *d)
+{
+	if (d->destroyed)
+		return;
+	if (!d->cfg.bootstrapper)
+		dht_natsampler_init(&d->nat);
+	on_wakeup(d);
+	dht_refresh(d);
+	dht_announcers_refresh(d);
+}
+
 static void
 tick_cb(struct hn_timer *t)
 {

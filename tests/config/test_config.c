@@ -331,7 +331,9 @@ config_values_land(void)
 	CHECK_UINT(c->exports.v[0].host[3], 20);
 	CHECK_UINT(c->exports.v[0].nallow, 2);
 	CHECK_MEM(c->exports.v[0].allow[0], a, 32);
-	CHECK_UINT(c->exports.v[0].line, 14);
+	CHECK_UINT(c->dht_host[0], 127);
+	CHECK_UINT(c->dht_host[3], 1);
+	CHECK_UINT(c->exports.v[0].line, 15);
 	CHECK_UINT(c->exports.v[0].column, 5);
 	CHECK_UINT(c->imports.n, 3);
 	/* listen defaults to 127.0.0.1:<port>, a bare port means 127.0.0.1 */
