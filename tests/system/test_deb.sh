@@ -161,6 +161,17 @@ else
 	bad journal_priority "at info: '$line'; at notice or above: '$hi'"
 fi
 
+# rtnetlink works in the sandbox (AF_NETLINK): an address added to the
+# container's namespace reaches the daemon
+ip -n "$NETNS" addr add 192.0.2.77/32 dev lo
+seen=
+for i in $(seq 30); do
+	sysc_exec journalctl --no-pager -u "$U" -o cat | grep -q 'netmon: address 192.0.2.77/32 added' && { seen=1; break; }
+	sleep 0.1
+done
+[ -n "$seen" ] && ok netlink_in_sandbox || bad netlink_in_sandbox "no netmon line: $(sysc_exec journalctl --no-pager -u "$U" -o cat | tail -n 3)"
+ip -n "$NETNS" addr del 192.0.2.77/32 dev lo
+
 has_tunnel() { ctl_as alice list | grep -E '^export +udp/7913 .* runtime'; }
 
 # reload: same process, tunnel kept, back to active
