@@ -126,6 +126,11 @@ else
 	bad runs_as_hypernat "user:group '$who', CapEff $capeff, socket '$sock', state '$state', conf '$conf'"
 fi
 
+# systemd understands every line of the unit (it would ignore a misspelt
+# hardening option with only a warning); the container has no man(1)
+v=$(sysc_exec systemd-analyze verify "$U" 2>&1 | grep -v "Command 'man ")
+[ -z "$v" ] && ok unit_verifies || bad unit_verifies "$v"
+
 # the rating, measured by the container's systemd on the running unit
 sec=$(sysc_exec systemd-analyze security --no-pager "$U" 2>&1 | grep 'Overall exposure level')
 score=$(echo "$sec" | sed -n 's/.*: \([0-9.]*\) \([A-Z]*\).*/\1 \2/p')
