@@ -101,7 +101,7 @@ SBIN		:= $(if $(DAEMON_MAIN),$(B)/san/hypernatd) \
 
 .PHONY: all check check-unit check-sim check-sanitize check-fuzz check-interop \
 	check-natlab check-system deps fuzz fuzz-smoke sanitize install \
-	uninstall clean demo bench bench-udx bench-dht
+	uninstall deb rpm clean demo bench bench-udx bench-dht
 .DEFAULT_GOAL := all
 
 all: $(DAEMON_BIN) $(CTL_BIN) $(TEST_BIN)
@@ -231,7 +231,14 @@ demo:
 	$(Q)tests/demo.sh
 
 # --------------------------------------------------------------- install
-install: all
+# The unit, sysusers file and bash completion go where this machine's
+# systemd and bash-completion look (Debian 12: /lib/systemd/system).
+UNITDIR		?= $(or $(shell $(PKG_CONFIG) --variable=systemdsystemunitdir systemd 2>/dev/null),/lib/systemd/system)
+SYSUSERSDIR	?= $(or $(shell $(PKG_CONFIG) --variable=sysusersdir systemd 2>/dev/null),/usr/lib/sysusers.d)
+BASHCOMPDIR	?= $(PREFIX)/share/bash-completion/completions
+VERSION		:= $(shell sed -n 's/^\#define HND_VERSION[[:space:]]*"\(.*\)"/\1/p' daemon/hnd.h)
+
+install: $(DAEMON_BIN) $(CTL_BIN)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR)
 	$(if $(DAEMON_BIN),install -m 0755 $(DAEMON_BIN) $(DESTDIR)$(SBINDIR)/)
 	$(if $(CTL_BIN),install -m 0755 $(CTL_BIN) $(DESTDIR)$(BINDIR)/)
@@ -240,12 +247,52 @@ install: all
 	for f in man/*.8; do [ -e "$$f" ] && install -m 0644 "$$f" $(DESTDIR)$(MANDIR)/man8/; done; true
 	install -d $(DESTDIR)$(SYSCONFDIR)/hypernat
 	install -m 0644 hypernat.conf.example $(DESTDIR)$(SYSCONFDIR)/hypernat/hypernat.conf.example
+	[ -e $(DESTDIR)$(SYSCONFDIR)/hypernat/hypernat.conf ] || \
+		install -m 0644 hypernat.conf.example $(DESTDIR)$(SYSCONFDIR)/hypernat/hypernat.conf
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(BASHCOMPDIR)
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
+		systemd/hypernatd.service > $(DESTDIR)$(UNITDIR)/hypernatd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/hypernatd.service
+	install -m 0644 systemd/hypernat.sysusers $(DESTDIR)$(SYSUSERSDIR)/hypernat.conf
+	install -m 0644 completion/hypernatctl $(DESTDIR)$(BASHCOMPDIR)/hypernatctl
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/hypernatd $(DESTDIR)$(BINDIR)/hypernatctl
 	rm -f $(DESTDIR)$(SYSCONFDIR)/hypernat/hypernat.conf.example
+	rm -f $(DESTDIR)$(UNITDIR)/hypernatd.service \
+		$(DESTDIR)$(SYSUSERSDIR)/hypernat.conf \
+		$(DESTDIR)$(BASHCOMPDIR)/hypernatctl
+
+# Packages, built from a copy of the working tree (committed or not, minus
+# what git ignores) in build/deb and build/rpm; the packages land there.
+PKG_SRC		:= hypernat-$(VERSION)
+# (outside a git checkout: everything but build/ and node_modules/)
+pkg_tree	= rm -rf $(1) && mkdir -p $(1)/$(PKG_SRC) && \
+		  { if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+		    git ls-files -z -co --exclude-standard | tar --null -T - -cf -; \
+		  else tar --exclude=./$(B) --exclude=node_modules -cf - .; fi; } | \
+		  tar -C $(1)/$(PKG_SRC) -xf -
+
+deb:
+	$(call msg,DEB,$(B)/deb)
+	$(Q)$(call pkg_tree,$(B)/deb)
+	$(Q)cp -r packaging/debian $(B)/deb/$(PKG_SRC)/debian
+	$(Q)cd $(B)/deb/$(PKG_SRC) && dpkg-buildpackage -us -uc -b -j2 \
+		> ../build.log 2>&1 || { tail -n 30 ../build.log; exit 1; }
+	$(Q)rm -rf $(B)/deb/$(PKG_SRC)
+	$(Q)ls $(B)/deb/*.deb
+
+rpm:
+	$(call msg,RPM,$(B)/rpm)
+	$(Q)$(call pkg_tree,$(B)/rpm/SOURCES)
+	$(Q)tar -C $(B)/rpm/SOURCES -czf $(B)/rpm/SOURCES/$(PKG_SRC).tar.gz $(PKG_SRC)
+	$(Q)rm -rf $(B)/rpm/SOURCES/$(PKG_SRC)
+	$(Q)rpmbuild -bb --nodeps --clean --define "_topdir $(abspath $(B)/rpm)" \
+		--define "version $(VERSION)" packaging/rpm/hypernat.spec \
+		> $(B)/rpm/build.log 2>&1 || { tail -n 30 $(B)/rpm/build.log; exit 1; }
+	$(Q)find $(B)/rpm/RPMS -name '*.rpm'
 
 clean:
 	rm -rf $(B)
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+-include $(shell find $(B) -name '*.d' -type f 2>/dev/null)

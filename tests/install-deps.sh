@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 pkgs=(gcc make pkg-config libc6-dev libsodium-dev libev-dev libyaml-dev
 	libsystemd-dev libmnl-dev clang libclang-rt-14-dev
 	iproute2 nftables conntrack iptables procps python3
-	debootstrap systemd-container mandoc)
+	debootstrap systemd-container mandoc
+	debhelper lintian rpm bash-completion)
 command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)
 
 missing=()
