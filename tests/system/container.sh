@@ -69,6 +69,9 @@ sysc_boot() {
 	SYSC_ROOT=$(mktemp -d /var/tmp/hn-sysc.XXXXXX)
 	SYSC_LOG=$SYSC_ROOT.log
 	tar -C "$SYSC_ROOT" --numeric-owner -xpf "$(sysc_tarball)" || return 1
+	# mktemp made it 0700 (and the tarball may carry that): a root
+	# directory others cannot enter leaves only root able to run anything
+	chmod 0755 "$SYSC_ROOT"
 	: > "$SYSC_ROOT/etc/machine-id"
 	# dbus and logind cannot start on every host kernel (seen: inotify
 	# refused, then boot waits 90 s per attempt); systemctl and journalctl
@@ -117,7 +120,8 @@ sysc_shutdown() {
 		fi
 		wait "$SYSC_NSPAWN_PID" 2>/dev/null
 	fi
-	if mountpoint -q /run/systemd/nspawn; then
+	# the tmpfs is shared: leave it while another container runs
+	if mountpoint -q /run/systemd/nspawn && ! pgrep -x -r R,S,D systemd-nspawn >/dev/null; then
 		umount /run/systemd/nspawn 2>/dev/null || umount -l /run/systemd/nspawn
 	fi
 	[ -n "$SYSC_ROOT" ] && rm -rf "$SYSC_ROOT" "$SYSC_LOG"
