@@ -73,6 +73,8 @@ struct session {
 	ev_timer		 retry;		/* import: reconnect */
 	ev_timer		 idle;		/* udp import */
 	ev_timer		 ka;		/* keep-alive */
+	ev_timer		 grace;		/* tcpudp: END after the data */
+	bool			 local_end_pending, peer_end_pending;
 	ev_tstamp		 last_local;	/* udp import: last datagram */
 	bool			 sent_since_ka;
 	unsigned		 attempts;
@@ -220,6 +222,10 @@ sock_write(struct session *s, const uint8_t *buf, size_t len)
 	size_t n;
 	ssize_t w;
 
+	if (s->shut_wr) {	/* tcpudp data after the END it followed */
+		s->t->st.drops_local++;
+		return;
+	}
 	if (tunq_push(&s->tosock, buf, len) != 0) {
 		log_warnx("tunnel %s: local socket too slow, closing session",
 		    s->t->name);
@@ -290,6 +296,40 @@ on_sock_writable(struct ev_loop *loop, ev_io *w, int revents)
 	sock_maybe_shut(s);
 }
 
+/*
+ * tcpudp carries data as datagrams and the END on the reliable stream, so
+ * an END may arrive before the last datagrams (spec/hypernat-app.md §5.3):
+ * both ways, the END is acted on only after a grace of two RTTs (100 ms to
+ * 2 s).
+ */
+static void
+grace_start(struct session *s)
+{
+	double g = s->c ? 2e-6 * conn_rtt_us(s->c) : 0;
+
+	g = g < 0.1 ? 0.1 : g > 2 ? 2 : g;
+	ev_timer_stop(loop_of(s->t), &s->grace);
+	ev_timer_set(&s->grace, g, 0);
+	ev_timer_start(loop_of(s->t), &s->grace);
+}
+
+static void
+on_grace(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct session *s = container_of(w, struct session, grace);
+
+	if (s->local_end_pending) {
+		s->local_end_pending = false;
+		if (s->c)
+			conn_end(s->c);
+	}
+	if (s->peer_end_pending) {
+		s->peer_end_pending = false;
+		s->peer_eof = true;
+		sock_maybe_shut(s);	/* may free s */
+	}
+}
+
 static void
 on_sock_readable(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -327,7 +367,11 @@ on_sock_readable(struct ev_loop *loop, ev_io *w, int revents)
 	if (r == 0) {
 		s->local_eof = true;
 		ev_io_stop(loop, w);
-		if (s->c)
+		if (t->def.proto == TUN_TCPUDP) {
+			/* spec §5.3: END on the stream overtakes datagrams */
+			s->local_end_pending = true;
+			grace_start(s);
+		} else if (s->c)
 			conn_end(s->c);
 		return;
 	}
@@ -425,6 +469,7 @@ session_new(struct tunnel *t)
 	ev_timer_init(&s->retry, on_retry, 0, 0);
 	ev_timer_init(&s->idle, on_idle, 0, 0);
 	ev_timer_init(&s->ka, on_ka, 0, 0);
+	ev_timer_init(&s->grace, on_grace, 0, 0);
 	s->next = t->sessions;
 	if (t->sessions)
 		t->sessions->prev = s;
@@ -451,6 +496,7 @@ session_close(struct session *s, int err)
 	ev_timer_stop(loop, &s->retry);
 	ev_timer_stop(loop, &s->idle);
 	ev_timer_stop(loop, &s->ka);
+	ev_timer_stop(loop, &s->grace);
 	if (s->fd >= 0)
 		close(s->fd);
 	tunq_free(&s->tosock);
@@ -519,6 +565,11 @@ on_conn_end(struct conn *c, void *arg)
 {
 	struct session *s = arg;
 
+	if (s->t->def.proto == TUN_TCPUDP) {
+		s->peer_end_pending = true;
+		grace_start(s);
+		return;
+	}
 	s->peer_eof = true;
 	if (s->fd < 0) {	/* udp import: nothing to half-close */
 		conn_end(c);
@@ -640,6 +691,10 @@ on_conn_close(struct conn *c, int err, void *arg)
 		if (tunq_len(&s->pend) > 0)
 			schedule_retry(s);
 		return;
+	}
+	if (s->peer_end_pending) {	/* nothing more can arrive now */
+		s->peer_end_pending = false;
+		s->peer_eof = true;
 	}
 	if (err == 0 && s->fd >= 0 && tunq_len(&s->tosock) > 0) {
 		sock_maybe_shut(s);	/* flush first, then close */
