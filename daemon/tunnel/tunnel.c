@@ -1053,6 +1053,46 @@ tunnel_local_addr(const struct tunnel *t, struct hn_addr *out)
 	return 0;
 }
 
+size_t
+tunnel_peers(const struct tunnel *t, struct tunnel_peer *out, size_t cap)
+{
+	const struct session *s;
+	struct conn_stats cs;
+	struct sockaddr_in sin;
+	socklen_t sl;
+	size_t n = 0;
+
+	for (s = t->sessions; s; s = s->next) {
+		struct tunnel_peer *p;
+
+		if (!s->open || s->c == NULL)
+			continue;
+		if (n++ >= cap)
+			continue;
+		p = &out[n - 1];
+		memset(p, 0, sizeof(*p));
+		memcpy(p->remote_pk, conn_remote_key(s->c), KEYS_PK_LEN);
+		p->path = conn_path(s->c);
+		conn_remote_addr(s->c, &p->remote);
+		p->rtt_us = conn_rtt_us(s->c);
+		p->secure = s->secure;
+		conn_get_stats(s->c, &cs);
+		p->bytes_in = cs.bytes_in;
+		p->bytes_out = cs.bytes_out;
+		p->dgrams_in = cs.dgrams_in;
+		p->dgrams_out = cs.dgrams_out;
+		p->drops = cs.dgram_drops;
+		if (s->fd < 0) {
+			p->local = s->src;
+			continue;
+		}
+		sl = sizeof(sin);
+		if (getpeername(s->fd, (struct sockaddr *)&sin, &sl) == 0)
+			addr_from_sockaddr(&p->local, &sin);
+	}
+	return n;
+}
+
 void
 tunnel_state(const struct tunnel *t, char *buf, size_t cap)
 {

@@ -115,4 +115,24 @@ const uint8_t	*tunnel_service_key(const struct tunnel *t);
 int		 tunnel_local_addr(const struct tunnel *t, struct hn_addr *out);
 void		 tunnel_state(const struct tunnel *t, char *buf, size_t cap);
 
+/* One open peer connection of a tunnel, for `hypernatctl peers`. */
+struct tunnel_peer {
+	uint8_t		 remote_pk[KEYS_PK_LEN];
+	int		 path;		/* enum conn_path */
+	struct hn_addr	 remote;	/* the peer's address on that path */
+	struct hn_addr	 local;		/* the local end: the client (import)
+					 * or the service (export) */
+	uint32_t	 rtt_us;
+	bool		 secure;	/* datagrams encrypted */
+	uint64_t	 bytes_in, bytes_out, dgrams_in, dgrams_out, drops;
+};
+
+/*
+ * Fill up to `cap` entries with the open connections of `t`; returns how
+ * many there are (may exceed cap).  The handle tuntab keeps for a tunnel
+ * started through tunnel_ops is a struct tunnel *.
+ */
+size_t		 tunnel_peers(const struct tunnel *t, struct tunnel_peer *out,
+		    size_t cap);
+
 #endif

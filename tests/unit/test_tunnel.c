@@ -610,6 +610,21 @@ run_udp(uint32_t scaps, uint32_t ccaps, bool expect_secure)
 	CHECK_UINT(st.conns_total, 2);
 	CHECK_UINT(se.conns_total, 2);
 	CHECK_UINT(st.sessions, 2);
+	{
+		struct tunnel_peer pe[4];
+
+		CHECK_UINT(tunnel_peers(w.imp, pe, 1), 2);	/* counts all */
+		CHECK_UINT(tunnel_peers(w.exp, pe, 4), 2);
+		/* the exporter sees the importer's stable client key */
+		CHECK_MEM(pe[0].remote_pk, w.client.pk, 32);
+		CHECK_INT(pe[0].path, CONN_PATH_PUNCHED);
+		CHECK_INT(pe[0].secure, expect_secure);
+		CHECK_UINT(pe[0].local.port, w.svc_port);
+		CHECK_UINT(tunnel_peers(w.imp, pe, 4), 2);
+		CHECK(pe[0].local.port != 0 && pe[1].local.port != 0 &&
+		    pe[0].local.port != pe[1].local.port);
+		CHECK_UINT(pe[0].dgrams_out + pe[1].dgrams_out, 65);
+	}
 	CHECK_UINT(st.dgrams_out, 65);
 	CHECK_UINT(st.dgrams_in, 65);
 	CHECK_UINT(st.drops_too_big, 1);
