@@ -635,6 +635,25 @@ run_udp(uint32_t scaps, uint32_t ccaps, bool expect_secure)
 		CHECK_UINT(fake_raw_sent, 130);
 		CHECK_UINT(fake_secure_sent, 0);
 	}
+	if (expect_secure) {
+		/* a raw datagram injected into a secure connection (someone on
+		 * the path guessing the stream) is dropped and counted */
+		struct conn *ec = NULL;
+
+		for (size_t k = 0; k < nconns; k++)
+			if (conns[k].live && conns[k].node == w.snode)
+				ec = &conns[k];
+		if (CHECK(ec != NULL)) {
+			CHECK_INT(conn_send_raw(ec, "injected", 8), 0);
+			run_for(0.2, NULL, NULL);
+			udp_drain(&u[0]);
+			udp_drain(&u[1]);
+			CHECK_UINT(u[0].got + u[1].got, 65);
+			tunnel_get_stats(w.imp, &st);
+			CHECK_UINT(st.drops_plaintext, 1);
+			CHECK_UINT(st.dgrams_in, 65);
+		}
+	}
 	/* idle: both sessions close after udp_idle_ms (600 ms here) */
 	run_for(3, no_sessions, &w);
 	tunnel_get_stats(w.imp, &st);
