@@ -850,7 +850,87 @@ tcpudp_end_overtakes_data(void)
 	fake_dgram_delay = 0;
 }
 
+/* The daemon's path: the tunnel table drives the layer through tunnel_ops. */
+static void
+through_tuntab(void)
+{
+	struct tunnel_config tc;
+	struct tunnel_layer *el, *il;
+	struct tuntab te, ti;
+	struct keypair base, client;
+	struct tundef d;
+	struct hn_addr ia;
+	char line[128], why[128];
+	uint16_t port, lport;
+	int fd;
+
+	memset(servers, 0, sizeof(servers));
+	keys_from_secret(&base, "table", 5);
+	keys_from_secret(&client, "client", 6);
+	port = echo_start();
+	memset(&tc, 0, sizeof(tc));
+	tc.loop = EV_DEFAULT;
+	tc.node = fake_node(0, 0);
+	tc.base = &base;
+	el = tunnel_layer_new(&tc);
+	tc.node = fake_node(1, 0);
+	tc.base = NULL;
+	tc.client = &client;
+	il = tunnel_layer_new(&tc);
+	tuntab_init(&te, &tunnel_ops, el);
+	tuntab_init(&ti, &tunnel_ops, il);
+	memset(&d, 0, sizeof(d));
+	d.kind = TUN_EXPORT;
+	d.proto = TUN_TCP;
+	d.port = port;
+	memcpy(d.host, (uint8_t[4]){ 127, 0, 0, 1 }, 4);
+	d.origin = TUN_ORIGIN_RUNTIME;
+	CHECK_INT(tuntab_add(&te, &d, why, sizeof(why)), 0);
+	/* a free local port for the import */
+	fd = loopback_socket(SOCK_STREAM, 0);
+	lport = bound_port(fd);
+	close(fd);
+	d.kind = TUN_IMPORT;
+	memcpy(d.peer, base.pk, 32);
+	memcpy(d.listen.ip, (uint8_t[4]){ 127, 0, 0, 1 }, 4);
+	d.listen.port = lport;
+	CHECK_INT(tuntab_add(&ti, &d, why, sizeof(why)), 0);
+	CHECK_INT(ti.v[0].start_err, 0);
+	tuntab_state(&te, 0, line, sizeof(line));
+	CHECK_STR(line, "listening, 0 connections");
+	tuntab_state(&ti, 0, line, sizeof(line));
+	ia = d.listen;
+	{
+		char want[64], a[HN_ADDR_STRLEN];
+
+		snprintf(want, sizeof(want), "listening on %s, 0 connections",
+		    addr_format(&ia, a));
+		CHECK_STR(line, want);
+	}
+	check_tcp_echo(&ia, 70000);
+	/* the same local port twice: the table refuses it */
+	d.port = port + 1;
+	CHECK_INT(tuntab_add(&ti, &d, why, sizeof(why)), -EADDRINUSE);
+	/* a port someone else holds: the start fails and the table says so */
+	fd = loopback_socket(SOCK_STREAM, 0);
+	d.listen.port = bound_port(fd);
+	CHECK_INT(tuntab_add(&ti, &d, why, sizeof(why)), 0);
+	CHECK_INT(ti.v[1].start_err, -EADDRINUSE);
+	tuntab_state(&ti, 1, line, sizeof(line));
+	CHECK_STR(line, "failed: Address already in use");
+	close(fd);
+	tuntab_free(&ti);
+	tuntab_free(&te);
+	tunnel_layer_free(il);
+	tunnel_layer_free(el);
+	run_for(0.05, NULL, NULL);
+	echo_stop();
+	keys_wipe(&base);
+	keys_wipe(&client);
+}
+
 static const struct test tests[] = {
+	TEST(through_tuntab),
 	TEST(tcpudp_end_overtakes_data),
 	TEST(attach_later),
 	TEST(tcp_pipe_half_close), TEST(tcpudp_chunks_and_early_bytes),
