@@ -7,6 +7,7 @@
 // For tcp, udp and tcpudp, both ways:
 //   js-server-c-client-P: hyper-nat server -p S -s SECRET, TOOL client -l L -r S -k KEY
 //   c-server-js-client-P: TOOL server -p S -s SECRET, hyper-nat client -l L -r S -k KEY
+//   c-server-c-client-P (udp, tcpudp): hypernatd both ends, encrypted datagrams
 // with local echo services on S; bytes (tcp, tcpudp) and datagrams (udp)
 // sent to L must come back intact (sha256).  keys: both print the same
 // base58 key for the same secret, and it is DHT.keyPair(DHT.hash(secret)).
@@ -222,9 +223,35 @@ async function cServerJsClient (net0, proto) {
     await sleep(500) // it prints "ready" before its listen() completes
     const err = await traffic(proto, L)
     check(err === null, err)
+    // hyper-nat offers no capabilities: raw datagrams, as it speaks
+    if (proto !== 'tcp') await c.expect(/connection open \(.*, plaintext datagrams\)/, 5000)
   } finally {
     if (js) await js.kill()
     await c.kill()
+    e.close()
+  }
+}
+
+// hypernatd on both ends through the same front end: datagrams are
+// encrypted between them (the server logs it per connection).
+async function cServerCClient (net0, proto) {
+  const S = randomPort(); const L = randomPort()
+  const secret = crypto.randomBytes(8).toString('hex')
+  const e = await echo(S)
+  const srv = hypernatd('hypernatd-server', ['server', '-p', String(S), '--protocol', proto, '-s', secret], net0.bootstrap)
+  let cli
+  try {
+    const key = keyOf(await srv.expect(/npx hyper-nat client .* -k /))
+    await srv.expect(/listening for remote connections/)
+    await sleep(2000)
+    cli = hypernatd('hypernatd-client', ['client', '-l', String(L), '-r', String(S), '--protocol', proto, '-k', key], net0.bootstrap)
+    await cli.expect(READY[proto])
+    const err = await traffic(proto, L)
+    check(err === null, err)
+    await srv.expect(/connection open \(.*, encrypted datagrams\)/, 5000)
+  } finally {
+    if (cli) await cli.kill()
+    await srv.kill()
     e.close()
   }
 }
@@ -276,6 +303,8 @@ async function main () {
     cases.push(['js-server-c-client-' + p, () => jsServerCClient(net0, p)])
     cases.push(['c-server-js-client-' + p, () => cServerJsClient(net0, p)])
   }
+  cases.push(['c-server-c-client-udp', () => cServerCClient(net0, 'udp')])
+  cases.push(['c-server-c-client-tcpudp', () => cServerCClient(net0, 'tcpudp')])
   cases.push(['config-verbatim-c-server', () => configVerbatim(net0, true)])
   cases.push(['config-verbatim-js-server', () => configVerbatim(net0, false)])
   let pass = 0; let fail = 0
