@@ -29,6 +29,8 @@
 #include "log.h"
 #include "daemon/connect/conn.h"
 #include "daemon/connect/conn_ext.h"
+#include "daemon/connect/holepunch.h"
+#include "daemon/connect/relay.h"
 #include "daemon/dht/dht.h"
 #include "daemon/noise/noise.h"
 #include "daemon/noise/payload.h"
@@ -41,6 +43,8 @@
 #define HS_INFLIGHT		2	/* §5.3 */
 #define HS_CANDIDATES		8
 #define MSG_MAX			2048	/* noise messages we build */
+#define PUNCH_TIMEOUT_MS	60000	/* random strategies run ~35 s */
+#define HP_PROBE_ROUNDS		2	/* §7.6 9f: repeat the probe once */
 
 enum conn_state {
 	CONN_S_HANDSHAKE = 0,	/* client: lookup / handshake */
@@ -107,6 +111,33 @@ struct conn {
 	struct hn_timer		 defer;		/* deferred close */
 	int			 defer_err;
 
+	/* hole punching (§7, §8), both sides */
+	struct holepuncher	*hp;
+	int			 punch_sock;	/* taken from the puncher, or -1 */
+	uint64_t		 round;
+	struct conn_server	*slot_srv;	/* server: handshake slot */
+	uint32_t		 slot_id;
+	/* client */
+	struct hn_addr		 server_addr;	/* serverAddress */
+	struct noise_relay_info	 srelay;	/* serverRelay */
+	uint64_t		 hp_id;
+	bool			 has_rtoken;
+	uint8_t			 rtoken[32];	/* the server's token */
+	int			 hp_phase;
+	int			 probes, reopens;
+	bool			 wait_analysis;
+	struct hn_timer		 hp_timer;
+
+	/* blind relay (§9), client side: we chose it, we initiate */
+	bool			 use_relay;
+	bool			 relay_initiator;
+	uint8_t			 relay_pk[32];
+	uint8_t			 relay_token[32];
+	struct conn		*relay_conn;	/* control connection */
+	struct conn		*relay_owner;	/* on a control connection */
+	struct relay_client	*rc;
+	struct hn_timer		 relay_timer;
+
 	/* server: the client's payload1 addresses (LAN detection) */
 	size_t			 nclient_addrs;
 	struct hn_addr		 client_addrs[8];
@@ -118,6 +149,7 @@ struct conn {
 	uint8_t			*msg1;
 	size_t			 msg1_len;
 	bool			 reusable;
+	bool			 no_lan;
 	struct conn_ticket	*tickets;
 	struct hn_addr		 cand[HS_CANDIDATES];
 	size_t			 ncand, nsent;
@@ -131,9 +163,14 @@ struct conn_node {
 	struct keypair		 kp;		/* default client key */
 	struct conn_server	*servers;
 	struct conn		*conns;
+	struct hp_throttle	 throttle;	/* §8.4, per DHT node */
+	struct relay_server	*relay_srv;	/* serve_relay */
+	struct conn_server	*relay_listen;
 };
 
 static void	conn_close(struct conn *c, int err);
+static void	relay_detach(struct conn *c);
+static void	relay_timer_cb(struct hn_timer *t);
 
 /* ------------------------------------------------------------ helpers */
 
@@ -229,6 +266,11 @@ conn_free(struct conn *c)
 		t->c = NULL;
 	hn_timer_cancel(nio(c->node), &c->timer);
 	hn_timer_cancel(nio(c->node), &c->defer);
+	hn_timer_cancel(nio(c->node), &c->hp_timer);
+	relay_detach(c);
+	hp_free(c->hp);
+	if (c->punch_sock >= 0 && c->node->cfg.sock_close != NULL)
+		c->node->cfg.sock_close(c->node->cfg.sock_arg, c->punch_sock);
 	secretstream_free(c->ss);
 	noise_ik_wipe(&c->hs);
 	noise_result_wipe(&c->res);
@@ -256,7 +298,10 @@ conn_alloc(struct conn_node *n)
 		return NULL;
 	c->node = n;
 	c->sock = n->cfg.sock;
+	c->punch_sock = -1;
 	hn_timer_init(&c->timer, NULL);
+	hn_timer_init(&c->hp_timer, NULL);
+	hn_timer_init(&c->relay_timer, NULL);
 	hn_timer_init(&c->defer, NULL);
 	c->next = n->conns;
 	n->conns = c;
@@ -396,6 +441,13 @@ st_firewall(struct udx_stream *s, void *arg, int sock,
 		return 0;
 	if (!c->has_remote_id || from->port == 0)
 		return 1;
+	if (c->hp != NULL && hp_owns(c->hp, sock)) {
+		/* §6.3: the client's first packet on our puncher socket */
+		if (!c->initiator)
+			hp_take_socket(c->hp, sock);
+		c->punch_sock = sock;
+		c->path = CONN_PATH_PUNCHED;
+	}
 	conn_hold(c);
 	conn_stream_connected(c, sock, from);
 	alive = conn_release(c);
@@ -439,12 +491,11 @@ guess_path(const struct conn *c, const struct hn_addr *to)
 
 	if (!addr_is_private(to->ip))
 		return CONN_PATH_DIRECT;
+	/* server: the client came from one of its private addresses */
 	for (i = 0; i < c->nclient_addrs; i++)
 		if (addr_eq(&c->client_addrs[i], to))
 			return CONN_PATH_LAN;
-	for (i = 0; i < n->cfg.nlocal_addrs; i++)
-		if (memcmp(n->cfg.local_addrs[i].ip, to->ip, 3) == 0)
-			return CONN_PATH_LAN;
+	(void)n;
 	return CONN_PATH_DIRECT;
 }
 
@@ -453,6 +504,16 @@ guess_path(const struct conn *c, const struct hn_addr *to)
  * SecretStream (its header goes out at once), hand a server connection to
  * the application, then on_open.
  */
+/* The path is fixed: the puncher's other sockets and timers can go. */
+static void
+hp_reap(struct hn_timer *t)
+{
+	struct conn *c = container_of(t, struct conn, hp_timer);
+
+	hp_free(c->hp);
+	c->hp = NULL;
+}
+
 static void
 conn_stream_connected(struct conn *c, int sock, const struct hn_addr *to)
 {
@@ -464,6 +525,11 @@ conn_stream_connected(struct conn *c, int sock, const struct hn_addr *to)
 		return;
 	}
 	hn_timer_cancel(nio(c->node), &c->timer);
+	if (c->hp != NULL) {
+		hn_timer_cancel(nio(c->node), &c->hp_timer);
+		hn_timer_init(&c->hp_timer, hp_reap);
+		hn_timer_after(nio(c->node), &c->hp_timer, 0);
+	}
 	c->sock = sock;
 	c->remote_addr = *to;
 	if (c->path == CONN_PATH_NONE)
@@ -522,6 +588,251 @@ conn_defer_cb(struct hn_timer *t)
 	struct conn *c = container_of(t, struct conn, defer);
 
 	conn_close(c, c->defer_err);
+}
+
+/* ------------------------------------------------------------ blind relay */
+
+/* Drop the relay control connection and the pairing client of `c`. */
+static void
+relay_detach(struct conn *c)
+{
+	struct conn *rc_conn = c->relay_conn;
+
+	hn_timer_cancel(nio(c->node), &c->relay_timer);
+	relay_client_free(c->rc);
+	c->rc = NULL;
+	c->relay_conn = NULL;
+	if (rc_conn != NULL) {
+		rc_conn->relay_owner = NULL;
+		conn_destroy(rc_conn);
+	}
+	if (c->relay_owner != NULL) {
+		c->relay_owner->relay_conn = NULL;
+		c->relay_owner = NULL;
+	}
+}
+
+static bool
+relay_pending(const struct conn *c)
+{
+	return c->relay_conn != NULL && c->state != CONN_S_OPEN;
+}
+
+/* Punching gave up: fatal unless a relay pairing may still connect. */
+static void
+punch_failed(struct conn *c)
+{
+	if (relay_pending(c)) {
+		if (c->hp != NULL) {
+			hn_timer_cancel(nio(c->node), &c->hp_timer);
+			hn_timer_init(&c->hp_timer, NULL);
+		}
+		return;
+	}
+	conn_close(c, -EHOSTUNREACH);
+}
+
+static void
+relay_failed(struct conn *owner)
+{
+	bool punching = owner->hp != NULL && hp_punching(owner->hp);
+
+	relay_detach(owner);
+	if (owner->state != CONN_S_OPEN && !punching)
+		conn_close(owner, -EHOSTUNREACH);
+}
+
+static int
+rc_send(void *arg, const uint8_t *msg, size_t len)
+{
+	struct conn *owner = arg;
+
+	if (owner->relay_conn == NULL)
+		return -EPIPE;
+	return conn_write(owner->relay_conn, msg, len);
+}
+
+/* §9 step 5: the relay paired us: the P2P stream goes through it. */
+static void
+rc_on_pair(struct relay_client *rc, const uint8_t token[32], uint64_t id,
+    void *arg)
+{
+	struct conn *owner = arg;
+	struct conn *r = owner->relay_conn;
+
+	hn_timer_cancel(nio(owner->node), &owner->relay_timer);
+	if (r == NULL || owner->dead || owner->state == CONN_S_OPEN ||
+	    memcmp(token, owner->relay_token, 32) != 0)
+		return;
+	owner->remote_id = (uint32_t)id;
+	owner->has_remote_id = true;
+	owner->path = CONN_PATH_RELAYED;
+	conn_hold(owner);
+	conn_stream_connected(owner, r->sock, &r->remote_addr);
+	conn_release(owner);
+}
+
+static void
+rc_on_close(struct relay_client *rc, void *arg)
+{
+	struct conn *owner = arg;
+
+	/* callbacks must not free the relay client: fail on a timer */
+	if (!owner->dead && owner->state != CONN_S_OPEN) {
+		hn_timer_init(&owner->relay_timer, relay_timer_cb);
+		hn_timer_after(nio(owner->node), &owner->relay_timer, 0);
+	}
+}
+
+static void
+relay_timer_cb(struct hn_timer *t)
+{
+	struct conn *c = container_of(t, struct conn, relay_timer);
+
+	conn_hold(c);
+	relay_failed(c);	/* §9 step 6: 15 s without a pair answer */
+	conn_release(c);
+}
+
+static void
+rconn_open(struct conn *r, void *arg)
+{
+	struct conn *owner = r->relay_owner;
+	struct relay_client_cbs cbs;
+
+	if (owner == NULL)
+		return;
+	memset(&cbs, 0, sizeof(cbs));
+	cbs.send = rc_send;
+	cbs.on_pair = rc_on_pair;
+	cbs.on_close = rc_on_close;
+	cbs.arg = owner;
+	/* the side that chose the relay initiates the pairing (§9 step 1) */
+	if ((owner->rc = relay_client_new(r->kp.pk, &cbs)) == NULL ||
+	    relay_client_pair(owner->rc, owner->relay_initiator,
+	    owner->relay_token, owner->local_id) != 0)
+		relay_failed(owner);
+}
+
+static void
+rconn_data(struct conn *r, const uint8_t *buf, size_t len, void *arg)
+{
+	struct conn *owner = r->relay_owner;
+
+	if (owner != NULL && owner->rc != NULL &&
+	    relay_client_input(owner->rc, buf, len) != 0)
+		relay_failed(owner);
+}
+
+static void
+rconn_close(struct conn *r, int err, void *arg)
+{
+	struct conn *owner = r->relay_owner;
+
+	if (owner == NULL)
+		return;
+	r->relay_owner = NULL;
+	owner->relay_conn = NULL;
+	if (!owner->dead && owner->state != CONN_S_OPEN)
+		relay_failed(owner);
+	else if (!owner->dead && owner->path == CONN_PATH_RELAYED)
+		conn_close(owner, err ? err : -ECONNRESET);
+}
+
+static const struct conn_ops rconn_ops = {
+	.on_open = rconn_open,
+	.on_data = rconn_data,
+	.on_close = rconn_close,
+};
+
+/* §9 steps 1-3: connect to the relay and ask it to pair us. */
+static void
+relay_start(struct conn *c)
+{
+	struct conn_connect_opts o;
+	struct conn *r;
+
+	memset(&o, 0, sizeof(o));
+	memcpy(o.remote_pk, c->relay_pk, 32);
+	o.kp = c->initiator ? &c->kp : NULL;	/* server: the node's key */
+	if ((r = conn_connect(c->node, &o, &rconn_ops, NULL)) == NULL)
+		return;
+	r->relay_owner = c;
+	c->relay_conn = r;
+	hn_timer_init(&c->relay_timer, relay_timer_cb);
+	hn_timer_after(nio(c->node), &c->relay_timer,
+	    RELAY_PAIRING_TIMEOUT_MS + 10000);
+}
+
+/* ------------------------------------------------------------ punching */
+
+static void	client_hp_next(struct conn *c);
+
+static void
+hp_cb_analyzed(struct holepuncher *hp, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->dead || !c->wait_analysis)
+		return;
+	c->wait_analysis = false;
+	conn_hold(c);
+	client_hp_next(c);
+	conn_release(c);
+}
+
+static void
+hp_cb_connect(struct holepuncher *hp, int sock, const struct hn_addr *addr,
+    void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->dead || c->state == CONN_S_OPEN)
+		return;
+	/* §7.6 step 12: the first holepunch datagram wins */
+	c->punch_sock = sock;
+	c->path = CONN_PATH_PUNCHED;
+	conn_hold(c);
+	conn_stream_connected(c, sock, addr);
+	conn_release(c);
+}
+
+static void
+hp_cb_fail(struct holepuncher *hp, int err, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->dead || c->state == CONN_S_OPEN)
+		return;
+	if (c->initiator)
+		punch_failed(c);
+	/* server: the 10 s / punch timeout ends it */
+}
+
+static struct holepuncher *
+hp_start(struct conn *c, bool initiator, int remote_firewall)
+{
+	struct conn_node *n = c->node;
+	struct hp_config cfg;
+	struct hp_cbs cbs;
+
+	if (n->cfg.sock_open == NULL || n->cfg.sock_close == NULL)
+		return NULL;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.io = nio(n);
+	cfg.dht = n->cfg.dht;
+	cfg.sock_open = n->cfg.sock_open;
+	cfg.sock_close = n->cfg.sock_close;
+	cfg.sock_arg = n->cfg.sock_arg;
+	cfg.throttle = &n->throttle;
+	cfg.initiator = initiator;
+	cfg.remote_firewall = remote_firewall;
+	memset(&cbs, 0, sizeof(cbs));
+	cbs.on_analyzed = hp_cb_analyzed;
+	cbs.on_connect = hp_cb_connect;
+	cbs.on_fail = hp_cb_fail;
+	cbs.arg = c;
+	return hp_new(&cfg, &cbs);
 }
 
 /* ------------------------------------------------------------ server */
@@ -707,10 +1018,30 @@ server_on_handshake(void *arg, const uint8_t *noise, size_t len,
 	if (c != NULL) {
 		/* §6.3 step 2: an OPEN client is reached at once */
 		hn_timer_init(&c->timer, conn_timer_cb);
-		if (p1->firewall == NOISE_FIREWALL_OPEN && peer_addr != NULL)
+		c->slot_srv = s;
+		c->slot_id = sl->id;
+		if (p1->has_relay_through) {
+			/* §6.3 step 3: the client chose a blind relay; we pair
+			 * there too (not initiator), punching may still win */
+			c->use_relay = true;
+			memcpy(c->relay_pk, p1->relay_through_pk, 32);
+			memcpy(c->relay_token, p1->relay_through_token, 32);
+			relay_start(c);
+		}
+		if (p1->firewall == NOISE_FIREWALL_OPEN && peer_addr != NULL) {
+			c->path = CONN_PATH_DIRECT;
 			conn_stream_connected(c, n->cfg.sock, peer_addr);
-		else
-			hn_timer_after(nio(n), &c->timer, SERVER_WAIT_MS);
+		} else {
+			/* step 6: relayed and neither side OPEN: punch, and
+			 * answer from the puncher socket */
+			if (peer_addr != NULL && p2->firewall !=
+			    NOISE_FIREWALL_OPEN && (c->hp = hp_start(c, false,
+			    (int)p1->firewall)) != NULL)
+				dht_server_reply_sock(n->cfg.dht,
+				    hp_socket(c->hp));
+			hn_timer_after(nio(n), &c->timer, c->use_relay ?
+			    PUNCH_TIMEOUT_MS : SERVER_WAIT_MS);
+		}
 		c = NULL;
 	}
 	goto out_wipe;
@@ -730,12 +1061,99 @@ out:
 	return ret;
 }
 
+static struct conn *
+slot_conn(struct conn_server *s, uint64_t id)
+{
+	struct conn *c;
+
+	for (c = s->node->conns; c != NULL; c = c->next)
+		if (c->slot_srv == s && c->slot_id == id && !c->dead)
+			return c;
+	return NULL;
+}
+
+static int
+hp_reply(struct conn *c, struct holepunch_payload *p, uint8_t *reply,
+    size_t cap)
+{
+	size_t len;
+
+	if (holepunch_payload_seal(p, c->res.holepunch_secret, NULL, reply,
+	    cap, &len) != 0)
+		return -1;
+	return (int)len;
+}
+
+/* §7.5: a PEER_HOLEPUNCH for one of our handshake slots. */
 static int
 server_on_holepunch(void *arg, uint64_t id, const uint8_t *payload,
     size_t len, const struct hn_addr *peer_addr, uint8_t *reply, size_t cap)
 {
-	/* §7.5 step 2: no holepunch state: nothing is sent (TODO: punch) */
-	return -1;
+	struct conn_server *s = arg;
+	struct holepunch_payload pl, out;
+	struct conn *c;
+	struct hn_addr mine[HOLEPUNCH_ADDRS_MAX];
+	uint8_t tok[32];
+	const uint8_t *verified = NULL;
+	size_t i, nmine;
+	int err;
+
+	if ((c = slot_conn(s, id)) == NULL || c->hp == NULL ||
+	    c->state == CONN_S_OPEN)
+		return -1;	/* step 2: no holepunch state, no reply */
+	if (holepunch_payload_open(&pl, c->res.holepunch_secret, payload,
+	    len) != 0)
+		return -1;
+	dht_server_reply_sock(s->node->cfg.dht, hp_socket(c->hp));
+	memset(&out, 0, sizeof(out));
+	if (pl.error != NOISE_ERROR_NONE) {
+		out.error = NOISE_ERROR_ABORTED;	/* step 4 */
+		out.round = pl.round;
+		return hp_reply(c, &out, reply, cap);
+	}
+	if (pl.round >= c->round) {
+		c->round = pl.round;
+		hp_token(c->hp, peer_addr->ip, tok);
+		if (pl.has_remote_token && memcmp(tok, pl.remote_token, 32) == 0)
+			verified = peer_addr->ip;
+		hp_remote_update(c->hp, &pl, verified);
+		hp_remote_add(c->hp, peer_addr, verified != NULL);
+	}
+	/* step 8, fast mode */
+	if (pl.has_remote_address && (hp_firewall(c->hp) ==
+	    NOISE_FIREWALL_OPEN || hp_firewall(c->hp) ==
+	    NOISE_FIREWALL_CONSISTENT)) {
+		nmine = hp_addresses(c->hp, mine, HOLEPUNCH_ADDRS_MAX);
+		for (i = 0; i < nmine; i++)
+			if (addr_eq(&mine[i], &pl.remote_address)) {
+				hp_send_probe(c->hp, peer_addr, false);
+				break;
+			}
+	}
+	if (pl.punching && !hp_punching(c->hp)) {
+		/* step 9 */
+		hn_timer_after(nio(s->node), &c->timer, PUNCH_TIMEOUT_MS);
+		err = hp_punch(c->hp);
+		if (err == -EAGAIN || err == -EOPNOTSUPP) {
+			out.error = err == -EAGAIN ? NOISE_ERROR_TRY_LATER :
+			    NOISE_ERROR_ABORTED;
+			out.round = c->round;
+			return hp_reply(c, &out, reply, cap);
+		}
+	}
+	/* step 10 */
+	if (hp_analyzed(c->hp))
+		hp_freeze(c->hp);
+	hp_fill_payload(c->hp, &out, c->round);
+	out.connected = c->state == CONN_S_OPEN;
+	out.punching = hp_punching(c->hp);
+	out.has_token = true;
+	hp_token(c->hp, peer_addr->ip, out.token);
+	if (pl.has_token) {
+		out.has_remote_token = true;
+		memcpy(out.remote_token, pl.token, 32);
+	}
+	return hp_reply(c, &out, reply, cap);
 }
 
 struct conn_server *
@@ -776,6 +1194,8 @@ server_free(struct conn_server *s)
 	/* connections not handed over yet die with their server */
 	for (c = s->node->conns; c != NULL; c = next) {
 		next = c->next;
+		if (c->slot_srv == s)
+			c->slot_srv = NULL;
 		if (c->server == s) {
 			c->server = NULL;
 			conn_close(c, -ECANCELED);
@@ -886,6 +1306,189 @@ lan_match(const struct conn_node *n, const struct noise_payload *p2,
 	return found;
 }
 
+/* ------------------------------------------------------------ client punch */
+
+static void	client_hp_cb(void *arg, int err, const struct dht_reply *r);
+
+/* One PEER_HOLEPUNCH round to serverRelay from the puncher socket (§7.6). */
+static void
+client_hp_send(struct conn *c, bool punching)
+{
+	struct conn_node *n = c->node;
+	struct holepunch_payload pl;
+	struct peer_holepunch m;
+	struct dht_request_opts o;
+	struct conn_ticket *t;
+	uint8_t box[HOLEPUNCH_PAYLOAD_MAX_SIZE + HOLEPUNCH_BOX_OVERHEAD];
+	uint8_t val[sizeof(box) + 64];
+	size_t blen, vlen;
+
+	memset(&pl, 0, sizeof(pl));
+	hp_fill_payload(c->hp, &pl, c->round++);
+	if (!punching) {
+		pl.has_remote_address = true;	/* 9a: we sent it a probe */
+		pl.remote_address = c->server_addr;
+	} else {
+		pl.punching = true;
+		pl.has_token = true;
+		hp_token(c->hp, c->server_addr.ip, pl.token);
+		if (c->has_rtoken) {
+			pl.has_remote_token = true;
+			memcpy(pl.remote_token, c->rtoken, 32);
+		}
+	}
+	memset(&m, 0, sizeof(m));
+	m.mode = PEER_MODE_FROM_CLIENT;
+	m.id = c->hp_id;
+	m.payload = box;
+	m.has_peer = true;
+	m.peer = c->srelay.peer;
+	if (holepunch_payload_seal(&pl, c->res.holepunch_secret, NULL, box,
+	    sizeof(box), &blen) != 0 || (m.payload_len = blen,
+	    peer_holepunch_encode(&m, val, sizeof(val), &vlen)) != 0 ||
+	    (t = ticket_new(c, &c->srelay.relay)) == NULL) {
+		conn_close(c, -EPROTO);
+		return;
+	}
+	memset(&o, 0, sizeof(o));
+	o.to = c->srelay.relay;
+	o.command = DHT_CMD_PEER_HOLEPUNCH;
+	o.target = c->target;
+	o.value = val;
+	o.value_len = vlen;
+	o.has_value = true;
+	o.retries = -1;
+	o.sock = hp_socket(c->hp);
+	c->hp_phase = punching ? 2 : 1;
+	if (dht_request(n->cfg.dht, &o, client_hp_cb, t) != 0) {
+		ticket_done(t);
+		punch_failed(c);
+	}
+}
+
+/* After a probe round (and the 1 s pause): analyse, repeat, or punch. */
+static void
+client_hp_next(struct conn *c)
+{
+	if (c->dead || c->state == CONN_S_OPEN || c->hp == NULL)
+		return;
+	if (!hp_analyzed(c->hp)) {
+		c->wait_analysis = true;
+		return;
+	}
+	if (hp_unstable(c->hp)) {	/* 9e */
+		if (c->reopens++ < HP_MAX_REOPENS && hp_reopen(c->hp) == 0) {
+			c->wait_analysis = true;
+			return;
+		}
+		punch_failed(c);
+		return;
+	}
+	if (hp_remote_firewall(c->hp) == NOISE_FIREWALL_UNKNOWN ||
+	    !c->has_rtoken) {	/* 9f */
+		if (c->probes < HP_PROBE_ROUNDS) {
+			client_hp_send(c, false);
+			return;
+		}
+		if (hp_remote_firewall(c->hp) == NOISE_FIREWALL_UNKNOWN) {
+			punch_failed(c);	/* 9g */
+			return;
+		}
+	}
+	hp_freeze(c->hp);	/* step 11 */
+	client_hp_send(c, true);
+}
+
+static void
+client_hp_timer(struct hn_timer *t)
+{
+	struct conn *c = container_of(t, struct conn, hp_timer);
+
+	conn_hold(c);
+	client_hp_next(c);
+	conn_release(c);
+}
+
+static void
+client_hp_cb(void *arg, int err, const struct dht_reply *r)
+{
+	struct conn_ticket *t = arg;
+	struct hn_addr to = t->to;
+	struct conn *c = ticket_done(t);
+	struct holepunch_payload pl;
+	struct peer_holepunch m;
+	int e;
+
+	if (c == NULL || c->dead || c->state == CONN_S_OPEN || c->hp == NULL)
+		return;
+	conn_hold(c);
+	if (err != 0 || r->value == NULL || !addr_eq(&r->from, &to) ||
+	    peer_holepunch_decode(&m, r->value, r->value_len) != 0 ||
+	    m.mode != PEER_MODE_REPLY || m.payload == NULL) {
+		punch_failed(c);
+		goto out;
+	}
+	if (holepunch_payload_open(&pl, c->res.holepunch_secret, m.payload,
+	    m.payload_len) != 0) {
+		conn_close(c, -EPROTO);		/* HOLEPUNCH_INVALID */
+		goto out;
+	}
+	if (pl.error != NOISE_ERROR_NONE) {
+		punch_failed(c);	/* REMOTE_ABORTED */
+		goto out;
+	}
+	hp_remote_update(c->hp, &pl, NULL);
+	hp_add_sample(c->hp, &r->to, &r->from);
+	if (pl.has_token) {
+		c->has_rtoken = true;
+		memcpy(c->rtoken, pl.token, 32);
+	}
+	/* 9h: the server's puncher as the node saw it */
+	if (m.has_peer && !addr_eq(&m.peer, &c->server_addr)) {
+		c->server_addr = m.peer;
+		hp_send_probe(c->hp, &c->server_addr, true);
+	}
+	hp_remote_add(c->hp, &c->server_addr, false);
+	if (c->hp_phase == 1) {
+		c->probes++;
+		if (hp_remote_firewall(c->hp) == NOISE_FIREWALL_UNKNOWN)
+			hn_timer_after(nio(c->node), &c->hp_timer, 1000);
+		else
+			client_hp_next(c);
+		goto out;
+	}
+	if (!hp_remote_punching(c->hp)) {
+		punch_failed(c);	/* REMOTE_NOT_HOLEPUNCHING */
+		goto out;
+	}
+	if ((e = hp_punch(c->hp)) != 0 && e != -EALREADY)
+		punch_failed(c);	/* REMOTE_NOT_HOLEPUNCHABLE */
+out:
+	conn_release(c);
+}
+
+/* §7.6 step 8-9: create the puncher and run the probe round. */
+static bool
+client_punch(struct conn *c, const struct dht_reply *r,
+    const struct noise_payload *p2, const struct hn_addr *server)
+{
+	size_t i;
+
+	if ((c->hp = hp_start(c, true, (int)p2->firewall)) == NULL)
+		return false;
+	c->server_addr = *server;
+	c->hp_id = p2->holepunch_id;
+	c->srelay = p2->relays[0];
+	for (i = 0; i < p2->nrelays; i++)
+		if (addr_eq(&p2->relays[i].relay, &r->from))
+			c->srelay = p2->relays[i];
+	hn_timer_init(&c->hp_timer, client_hp_timer);
+	hn_timer_after(nio(c->node), &c->timer, PUNCH_TIMEOUT_MS);
+	hp_send_probe(c->hp, server, true);
+	client_hp_send(c, false);
+	return true;
+}
+
 /* A REPLY arrived: finish Noise and pick the data path (§5.3, §7.6). */
 static void
 client_on_reply(struct conn *c, const struct dht_reply *r,
@@ -927,6 +1530,12 @@ client_on_reply(struct conn *c, const struct dht_reply *r,
 	hn_timer_cancel(nio(n), &c->timer);
 	hn_timer_init(&c->timer, conn_timer_cb);
 	conn_hold(c);
+	if (c->use_relay) {
+		/* §6.3 step 3 / connect.js: pair through the relay, in
+		 * parallel with the paths below */
+		relay_start(c);
+		hn_timer_after(nio(n), &c->timer, PUNCH_TIMEOUT_MS);
+	}
 	if (udx_stream_is_connected(c->stream)) {
 		/* step 1: the server reached us first (firewall hook) */
 	} else if (!relayed) {
@@ -938,13 +1547,13 @@ client_on_reply(struct conn *c, const struct dht_reply *r,
 		conn_stream_connected(c, n->cfg.sock, &to);
 	} else if (node_public(n, NULL)) {
 		hn_timer_after(nio(n), &c->timer, SERVER_WAIT_MS); /* step 5 */
-	} else if (memcmp(r->to.ip, server.ip, 4) == 0 && lan_match(n, p2,
-	    &to)) {
+	} else if (!c->no_lan && memcmp(r->to.ip, server.ip, 4) == 0 &&
+	    lan_match(n, p2, &to)) {
 		c->path = CONN_PATH_LAN;	/* step 6, as 6.5.1: at once */
 		conn_stream_connected(c, n->cfg.sock, &to);
-	} else {
-		/* step 8 without a puncher: the server's address as its
-		 * relay sees it (works for open / full-cone servers) */
+	} else if (!client_punch(c, r, p2, &server) && !c->use_relay) {
+		/* no puncher (no socket factory) and no relay: the server's
+		 * address as its relay sees it (open / full-cone servers) */
 		c->path = CONN_PATH_DIRECT;
 		conn_stream_connected(c, n->cfg.sock, &server);
 	}
@@ -1084,6 +1693,13 @@ conn_connect(struct conn_node *n, const struct conn_connect_opts *o,
 	c->arg = arg;
 	c->kp = o->kp ? *o->kp : n->kp;
 	c->reusable = o->reusable_socket;
+	c->no_lan = o->no_local_connection;
+	if (o->nrelay_through > 0 && o->relay_through != NULL) {
+		c->use_relay = true;
+		c->relay_initiator = true;
+		memcpy(c->relay_pk, o->relay_through[0], 32);
+		hn_random(nio(n), c->relay_token, 32);
+	}
 	memcpy(c->remote_pk, o->remote_pk, 32);
 	keys_hash(c->target, o->remote_pk, 32);
 	hn_timer_init(&c->timer, conn_timer_cb);
@@ -1101,12 +1717,21 @@ conn_connect(struct conn_node *n, const struct conn_connect_opts *o,
 	p1->firewall = node_public(n, NULL) ? NOISE_FIREWALL_OPEN :
 	    NOISE_FIREWALL_UNKNOWN;
 	fill_addresses(n, p1);
+	if (c->no_lan)
+		p1->naddr4 = p1->firewall == NOISE_FIREWALL_OPEN ? 1 : 0;
 	p1->has_udx = true;
 	p1->udx_version = 1;
 	p1->udx_reusable = o->reusable_socket;
 	p1->udx_id = c->local_id;
 	p1->has_secret_stream = true;
 	p1->secret_stream_version = 1;
+	if (c->use_relay) {
+		/* §4.1, §9 step 1 */
+		p1->has_relay_through = true;
+		p1->relay_through_version = 1;
+		memcpy(p1->relay_through_pk, c->relay_pk, 32);
+		memcpy(p1->relay_through_token, c->relay_token, 32);
+	}
 	err = -EINVAL;
 	if (conn_ext_encode(p1, n->cfg.caps, pbuf, plen, &plen) != 0 ||
 	    noise_ik_init(&c->hs, true, &c->kp, o->remote_pk) != 0 ||
@@ -1131,6 +1756,148 @@ fail:
 	return c;
 }
 
+/* ------------------------------------------------------------ relay server */
+
+/* One relay-side UDX stream (§9 step 4). */
+struct rstream {
+	struct udx_stream	*s;
+	uint32_t		 remote_id;
+};
+
+static int
+rs_firewall(struct udx_stream *s, void *arg, int sock,
+    const struct hn_addr *from)
+{
+	struct rstream *rs = arg;
+
+	/* the peer's first packet tells where it is */
+	if (!udx_stream_is_connected(s) && from->port != 0)
+		(void)udx_stream_connect(s, sock, rs->remote_id, from);
+	return 0;
+}
+
+static void
+rs_on_close(struct udx_stream *s, void *arg, int err)
+{
+	((struct rstream *)arg)->s = NULL;
+}
+
+static const struct udx_stream_ops rs_ops = {
+	.on_close = rs_on_close,
+	.firewall = rs_firewall,
+};
+
+static int
+rsrv_create_stream(void *arg, struct relay_session *sess, uint64_t remote_id,
+    void **stream, uint64_t *local_id)
+{
+	struct conn_node *n = arg;
+	struct rstream *rs;
+	uint32_t id;
+	int i, err = -EEXIST;
+
+	if ((rs = calloc(1, sizeof(*rs))) == NULL)
+		return -ENOMEM;
+	rs->remote_id = (uint32_t)remote_id;
+	for (i = 0; i < 64 && err == -EEXIST; i++) {
+		hn_random(nio(n), &id, sizeof(id));
+		if (id != 0)
+			err = udx_stream_new(n->cfg.udx, id, &rs_ops, rs, &rs->s);
+	}
+	if (err != 0) {
+		free(rs);
+		return err;
+	}
+	*stream = rs;
+	*local_id = id;
+	return 0;
+}
+
+static void
+rsrv_link(void *arg, void *a, void *b)
+{
+	struct rstream *ra = a, *rb = b;
+
+	if (ra->s != NULL && rb->s != NULL) {
+		(void)udx_stream_relay_to(ra->s, rb->s);
+		(void)udx_stream_relay_to(rb->s, ra->s);
+	}
+}
+
+static void
+rsrv_destroy_stream(void *arg, void *stream)
+{
+	struct rstream *rs = stream;
+
+	if (rs->s != NULL)
+		udx_stream_destroy(rs->s);
+	free(rs);
+}
+
+static int
+rsess_send(void *arg, const uint8_t *msg, size_t len)
+{
+	return conn_write(arg, msg, len);
+}
+
+static void
+rsess_data(struct conn *c, const uint8_t *buf, size_t len, void *arg)
+{
+	if (relay_session_input(arg, buf, len) != 0)
+		conn_destroy(c);
+}
+
+static void
+rsess_close(struct conn *c, int err, void *arg)
+{
+	relay_session_free(arg);
+}
+
+static const struct conn_ops rsess_ops = {
+	.on_data = rsess_data,
+	.on_close = rsess_close,
+};
+
+static void
+relay_accept(struct conn_server *s, struct conn *c, void *arg)
+{
+	struct conn_node *n = arg;
+	struct relay_session *sess;
+
+	sess = relay_server_accept(n->relay_srv, conn_remote_key(c),
+	    rsess_send, c);
+	if (sess == NULL) {
+		conn_set_ops(c, NULL, NULL);
+		return;		/* closes on its own when the peer gives up */
+	}
+	conn_set_ops(c, &rsess_ops, sess);
+}
+
+int
+conn_node_serve_relay(struct conn_node *n, const struct keypair *kp)
+{
+	struct relay_server_cbs cbs;
+
+	if (!n->cfg.serve_relay)
+		return -EPERM;
+	if (n->relay_srv != NULL)
+		return -EALREADY;
+	memset(&cbs, 0, sizeof(cbs));
+	cbs.create_stream = rsrv_create_stream;
+	cbs.link = rsrv_link;
+	cbs.destroy_stream = rsrv_destroy_stream;
+	cbs.arg = n;
+	if ((n->relay_srv = relay_server_new(&cbs)) == NULL)
+		return -ENOMEM;
+	if ((n->relay_listen = conn_listen(n, kp, NULL, relay_accept, n)) ==
+	    NULL) {
+		relay_server_free(n->relay_srv);
+		n->relay_srv = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------------ node */
 
 static void
@@ -1139,9 +1906,21 @@ node_raw(void *arg, int sock, const struct hn_addr *from, const uint8_t *buf,
 {
 	struct conn_node *n = arg;
 
-	/* §8.2: <= 1 byte is a holepunch probe, never dht-rpc */
-	if (len <= 1)
+	struct conn *c;
+
+	/* §8.2: <= 1 byte is a holepunch probe, never dht-rpc; only
+	 * puncher sockets take them */
+	if (len <= 1) {
+		for (c = n->conns; c != NULL; c = c->next) {
+			if (c->dead || c->hp == NULL || !hp_owns(c->hp, sock))
+				continue;
+			conn_hold(c);
+			(void)hp_input(c->hp, sock, from, buf, len);
+			conn_release(c);
+			return;
+		}
 		return;
+	}
 	dht_input(n->cfg.dht, sock, from, buf, len);
 }
 
@@ -1155,6 +1934,7 @@ conn_node_new(const struct conn_node_config *cfg)
 	n->cfg = *cfg;
 	if (n->cfg.nlocal_addrs > 8)
 		n->cfg.nlocal_addrs = 8;
+	n->throttle.enabled = true;
 	if (keys_generate(&n->kp) != 0) {
 		free(n);
 		return NULL;
@@ -1171,6 +1951,7 @@ conn_node_free(struct conn_node *n)
 
 	if (n == NULL)
 		return;
+	n->relay_listen = NULL;		/* freed with the other servers */
 	while ((s = n->servers) != NULL) {
 		n->servers = s->next;
 		server_free(s);
@@ -1185,6 +1966,7 @@ conn_node_free(struct conn_node *n)
 		c->busy = 0;
 		conn_free(c);
 	}
+	relay_server_free(n->relay_srv);
 	udx_set_raw_handler(n->cfg.udx, NULL, NULL);
 	keys_wipe(&n->kp);
 	free(n);

@@ -18,8 +18,11 @@
 #include "harness.h"
 #include "keys.h"
 #include "sim/sim.h"
+#include "sim/simnat.h"
 #include "daemon/connect/conn.h"
 #include "daemon/dht/dht.h"
+#include "daemon/noise/noise.h"
+#include "daemon/noise/payload.h"
 #include "daemon/udx/udx.h"
 
 #define PORT		49737
@@ -29,6 +32,8 @@
 struct dnode {
 	struct sim_host	*host;
 	struct dht	*d;
+	struct udx	*udx;		/* the relay node only */
+	struct conn_node *cn;
 	int		 sock;
 	struct hn_addr	 addr;
 	bool		 ready;
@@ -42,6 +47,7 @@ struct peer {
 	int			 sock;
 	struct hn_addr		 addr;
 	bool			 ready;
+	int			 nsocks;	/* puncher sockets open */
 };
 
 struct app {
@@ -58,6 +64,7 @@ struct app {
 
 struct world {
 	struct sim	*sim;
+	struct simnat	*nat;
 	struct dnode	 dn[NDHT];
 	struct peer	 srv, cli;
 	struct app	 sa, ca;
@@ -79,7 +86,9 @@ dn_recv(void *arg, int sock, const struct hn_addr *from, const uint8_t *buf,
 {
 	struct dnode *nd = arg;
 
-	if (nd->d)
+	if (nd->udx)
+		udx_socket_input(nd->udx, sock, from, buf, len);
+	else if (nd->d)
 		dht_input(nd->d, sock, from, buf, len);
 }
 
@@ -97,6 +106,24 @@ peer_recv(void *arg, int sock, const struct hn_addr *from, const uint8_t *buf,
 
 	if (p->udx)
 		udx_socket_input(p->udx, sock, from, buf, len);
+}
+
+static int
+peer_sock_open(void *arg)
+{
+	struct peer *p = arg;
+
+	p->nsocks++;
+	return sim_host_bind(p->host, 0, peer_recv, p);
+}
+
+static void
+peer_sock_close(void *arg, int sock)
+{
+	struct peer *p = arg;
+
+	p->nsocks--;
+	sim_host_unbind(p->host, sock);
 }
 
 static void
@@ -132,6 +159,9 @@ peer_start(struct world *w, struct peer *p, const char *ip)
 	cc.local_addrs[0] = p->addr;
 	cc.nlocal_addrs = 1;
 	cc.caps = CONN_CAP_SECURE_DGRAM;
+	cc.sock_open = peer_sock_open;
+	cc.sock_close = peer_sock_close;
+	cc.sock_arg = p;
 	p->cn = conn_node_new(&cc);
 }
 
@@ -155,21 +185,31 @@ all_ready(void *arg)
 	return w->srv.ready && w->cli.ready;
 }
 
+/*
+ * Without NAT types (NULL): every host public on 10/8.  With them: DHT
+ * nodes on 198.51.100/24, the client behind a router of type `tc` at
+ * 203.0.113.10 (LAN 10.1.0.11), the server behind `ts` at 203.0.113.20
+ * (LAN 10.2.0.11).
+ */
 static void
-world_new(struct world *w, uint64_t seed)
+world_new_nat(struct world *w, uint64_t seed, const char *tc, const char *ts)
 {
 	struct sim_link link = { .delay_us = 5000, .jitter_us = 1000 };
 	struct dht_config cfg;
+	enum simnat_type t;
 	char ip[32];
 	size_t i;
 
 	memset(w, 0, sizeof(*w));
 	w->sim = sim_new(seed);
 	sim_set_link(w->sim, &link);
+	if (tc != NULL)
+		w->nat = simnat_new(w->sim);
 	for (i = 0; i < NDHT; i++) {
 		struct dnode *nd = &w->dn[i];
 
-		snprintf(ip, sizeof(ip), "10.0.0.%zu", i + 1);
+		snprintf(ip, sizeof(ip), tc ? "198.51.100.%zu" : "10.0.0.%zu",
+		    i + 1);
 		nd->host = sim_host_add(w->sim, ip);
 		nd->sock = sim_host_bind(nd->host, PORT, dn_recv, nd);
 		nd->addr = *sim_host_addr(nd->host, nd->sock);
@@ -189,9 +229,26 @@ world_new(struct world *w, uint64_t seed)
 		nd->d = dht_new(sim_host_io(nd->host), &cfg);
 		sim_run_until(w->sim, sim_now_ms(w->sim) + 50);
 	}
-	peer_start(w, &w->srv, "10.1.0.2");
-	peer_start(w, &w->cli, "10.2.0.2");
+	if (tc != NULL) {
+		CHECK_INT(simnat_type_parse(tc, &t), 0);
+		CHECK_INT(simnat_router_attach(simnat_router_add(w->nat, t,
+		    "203.0.113.10"), "10.1.0.11"), 0);
+		CHECK_INT(simnat_type_parse(ts, &t), 0);
+		CHECK_INT(simnat_router_attach(simnat_router_add(w->nat, t,
+		    "203.0.113.20"), "10.2.0.11"), 0);
+		peer_start(w, &w->srv, "10.2.0.11");
+		peer_start(w, &w->cli, "10.1.0.11");
+	} else {
+		peer_start(w, &w->srv, "10.1.0.2");
+		peer_start(w, &w->cli, "10.2.0.2");
+	}
 	CHECK(sim_run(w->sim, all_ready, w, 60000));
+}
+
+static void
+world_new(struct world *w, uint64_t seed)
+{
+	world_new_nat(w, seed, NULL, NULL);
 }
 
 static void
@@ -201,8 +258,11 @@ world_free(struct world *w)
 
 	peer_stop(&w->srv);
 	peer_stop(&w->cli);
+	conn_node_free(w->dn[0].cn);
 	for (i = 0; i < NDHT; i++)
 		dht_free(w->dn[i].d);
+	udx_free(w->dn[0].udx);
+	simnat_free(w->nat);
 	sim_free(w->sim);
 }
 
@@ -393,6 +453,7 @@ open_transfer_close(void)
 	struct hn_addr ra;
 	struct conn_stats st;
 	uint8_t big[2100];
+	uint64_t t_open;
 
 	world_new(&w, 11);
 	keypair_of(&skp, 1);
@@ -403,6 +464,7 @@ open_transfer_close(void)
 	w.sa.to_write = w.ca.to_write = 8u << 20;
 	w.sa.end_after = w.ca.end_after = true;
 	/* writes wait for the open: the server app starts in on_open too */
+	t_open = sim_now_ms(w.sim);
 	w.ca.c = connect_to(&w, skp.pk, &ckp);
 	CHECK(w.ca.c != NULL);
 	CHECK(sim_run(w.sim, both_open, &w, 30000));
@@ -415,10 +477,17 @@ open_transfer_close(void)
 	CHECK_UINT(conn_remote_caps(w.sa.c), CONN_CAP_SECURE_DGRAM);
 	CHECK_UINT(conn_remote_caps(w.ca.c), CONN_CAP_SECURE_DGRAM);
 	CHECK(conn_path(w.ca.c) != CONN_PATH_NONE);
+	/* two firewalled (ephemeral) peers without NAT: they punch, the
+	 * stream runs between their puncher sockets */
+	CHECK_STR(conn_path_name(conn_path(w.ca.c)), "punched");
+	CHECK_STR(conn_path_name(conn_path(w.sa.c)), "punched");
 	conn_remote_addr(w.ca.c, &ra);
-	CHECK(addr_eq(&ra, &w.srv.addr));
+	CHECK_MEM(ra.ip, w.srv.addr.ip, 4);
 	conn_remote_addr(w.sa.c, &ra);
-	CHECK(addr_eq(&ra, &w.cli.addr));
+	CHECK_MEM(ra.ip, w.cli.addr.ip, 4);
+	printf("# open after %llu ms (sim), path %s\n",
+	    (unsigned long long)(sim_now_ms(w.sim) - t_open),
+	    conn_path_name(conn_path(w.ca.c)));
 
 	/* datagrams, raw and secure, both ways */
 	send_dgrams(w.ca.c, false, 1000);
@@ -515,10 +584,283 @@ keypear_server_and_close(void)
 	world_free(&w);
 }
 
+/* ------------------------------------------------------------ dedup */
+
+struct hsreply {
+	int		 n, err;
+	uint8_t		 noise[1024];
+	size_t		 len;
+};
+
+static void
+hsreply_cb(void *arg, int err, const struct dht_reply *r)
+{
+	struct hsreply *h = arg;
+	struct peer_handshake m;
+
+	h->n++;
+	h->err = err;
+	if (err == 0 && r->value != NULL && peer_handshake_decode(&m, r->value,
+	    r->value_len) == 0 && m.noise_len <= sizeof(h->noise)) {
+		memcpy(h->noise, m.noise, m.noise_len);
+		h->len = m.noise_len;
+	}
+}
+
+struct fpctx {
+	struct hn_addr	 from[8];
+	size_t		 n;
+	bool		 done;
+};
+
+static void
+fp_peer(void *arg, const struct dht_reply *r, const struct cenc_peer *peers,
+    size_t npeers)
+{
+	struct fpctx *f = arg;
+
+	if (npeers > 0 && f->n < 8)
+		f->from[f->n++] = r->from;
+}
+
+static void
+fp_done(void *arg, int err)
+{
+	((struct fpctx *)arg)->done = true;
+}
+
+static bool
+fp_is_done(void *arg)
+{
+	return ((struct fpctx *)arg)->done;
+}
+
+static bool
+two_replies(void *arg)
+{
+	struct hsreply *h = arg;
+
+	return h[0].n > 0 && h[1].n > 0;
+}
+
+/*
+ * §5.4: one message 1 sent twice (through two different announce nodes)
+ * gets byte-identical replies, and only one connection is set up.
+ */
+static void
+repeated_msg1_same_reply(void)
+{
+	struct world w;
+	struct keypair skp, ckp;
+	struct conn_server *s;
+	struct noise_ik hs;
+	struct noise_payload p1;
+	struct peer_handshake m;
+	struct dht_request_opts o;
+	struct fpctx fp;
+	struct hsreply h[2];
+	uint8_t pl[512], msg1[1024], val[1200], target[32];
+	size_t plen, mlen, vlen, i;
+
+	world_new(&w, 14);
+	keypair_of(&skp, 5);
+	keypair_of(&ckp, 6);
+	s = conn_listen(w.srv.cn, &skp, NULL, srv_accept, &w);
+	run_for(&w, 8000);
+	memset(&p1, 0, sizeof(p1));
+	p1.has_udx = true;
+	p1.udx_id = 77;
+	p1.has_secret_stream = true;
+	CHECK_INT(noise_payload_encode(&p1, pl, sizeof(pl), &plen), 0);
+	CHECK_INT(noise_ik_init(&hs, true, &ckp, skp.pk), 0);
+	CHECK_INT(noise_ik_write(&hs, pl, plen, msg1, sizeof(msg1), &mlen), 0);
+	memset(&m, 0, sizeof(m));
+	m.mode = PEER_MODE_FROM_CLIENT;
+	m.noise = msg1;
+	m.noise_len = mlen;
+	CHECK_INT(peer_handshake_encode(&m, val, sizeof(val), &vlen), 0);
+	keys_hash(target, skp.pk, 32);
+	/* the nodes holding the server's record, as a client finds them */
+	memset(&fp, 0, sizeof(fp));
+	CHECK_INT(dht_find_peer(w.cli.d, skp.pk, fp_peer, fp_done, &fp), 0);
+	CHECK(sim_run(w.sim, fp_is_done, &fp, 20000));
+	CHECK(fp.n >= 2);
+	memset(h, 0, sizeof(h));
+	for (i = 0; i < 2; i++) {
+		memset(&o, 0, sizeof(o));
+		o.command = 0;	/* PEER_HANDSHAKE */
+		o.target = target;
+		o.value = val;
+		o.value_len = vlen;
+		o.has_value = true;
+		o.retries = -1;
+		o.sock = -1;
+		o.to = fp.from[i % (fp.n ? fp.n : 1)];
+		CHECK_INT(dht_request(w.cli.d, &o, hsreply_cb, &h[i]), 0);
+	}
+	CHECK(sim_run(w.sim, two_replies, h, 20000));
+	CHECK_INT(h[0].err, 0);
+	CHECK_INT(h[1].err, 0);
+	CHECK_INT(w.accepted, 0);	/* no UDX packet came: not handed over */
+	CHECK(h[0].len > 48 && h[0].len == h[1].len &&
+	    memcmp(h[0].noise, h[1].noise, h[0].len) == 0);
+	noise_ik_wipe(&hs);
+	conn_server_close(s);
+	world_free(&w);
+}
+
+/* ------------------------------------------------------------ relay */
+
+/*
+ * §9: sym <-> sym cannot punch; with the bootstrapper (public, OPEN)
+ * serving as a blind relay (conn_node_serve_relay) and the client naming
+ * it in relayThrough, the connection goes through it, both peers C.
+ */
+static void
+relayed_sym_sym(void)
+{
+	struct world w;
+	struct keypair skp, rkp;
+	struct conn_server *s;
+	struct conn_node_config cc;
+	struct conn_connect_opts o;
+	uint8_t relay[1][32];
+
+	world_new_nat(&w, 21, "sym", "sym");
+	w.dn[0].udx = udx_new(sim_host_io(w.dn[0].host));
+	memset(&cc, 0, sizeof(cc));
+	cc.io = sim_host_io(w.dn[0].host);
+	cc.udx = w.dn[0].udx;
+	cc.dht = w.dn[0].d;
+	cc.sock = w.dn[0].sock;
+	cc.serve_relay = true;
+	w.dn[0].cn = conn_node_new(&cc);
+	keypair_of(&rkp, 8);
+	CHECK_INT(conn_node_serve_relay(w.dn[0].cn, &rkp), 0);
+	CHECK_INT(conn_node_serve_relay(w.dn[0].cn, &rkp), -EALREADY);
+	keypair_of(&skp, 9);
+	s = conn_listen(w.srv.cn, &skp, NULL, srv_accept, &w);
+	run_for(&w, 5000);
+	w.sa.to_write = w.ca.to_write = 1u << 20;
+	w.sa.end_after = w.ca.end_after = true;
+	memset(&o, 0, sizeof(o));
+	memcpy(o.remote_pk, skp.pk, 32);
+	memcpy(relay[0], rkp.pk, 32);
+	o.relay_through = (const uint8_t (*)[32])relay;
+	o.nrelay_through = 1;
+	w.ca.c = conn_connect(w.cli.cn, &o, &app_ops, &w.ca);
+	CHECK(sim_run(w.sim, both_open, &w, 60000));
+	CHECK(w.ca.opened && w.sa.opened);
+	if (w.ca.opened && w.sa.opened && w.ca.c != NULL) {
+		CHECK_STR(conn_path_name(conn_path(w.ca.c)), "relayed");
+		CHECK_STR(conn_path_name(conn_path(w.sa.c)), "relayed");
+		send_dgrams(w.ca.c, true, 300);
+		send_dgrams(w.sa.c, false, 300);
+		CHECK(sim_run(w.sim, transfer_done, &w, 60000));
+		CHECK_UINT(w.sa.got, 1u << 20);
+		CHECK_UINT(w.ca.got, 1u << 20);
+		CHECK_UINT(w.sa.bad_at + w.ca.bad_at, 0);
+		CHECK_INT(w.sa.secure, 1);
+		CHECK_INT(w.ca.raw, 1);
+		CHECK_INT(w.ca.close_err, 0);
+	} else {
+		printf("# relayed: client closed=%d err=%d\n", w.ca.closed,
+		    w.ca.close_err);
+	}
+	conn_server_close(s);
+	world_free(&w);
+}
+
+/* ------------------------------------------------------------ NAT cells */
+
+struct cell {
+	const char	*client, *server;
+	int		 want;	/* 0: connects and carries data; 1: may fail
+				 * with -EHOSTUNREACH; < 0: fails so */
+};
+
+static void
+run_cell(const struct cell *cl, uint64_t seed)
+{
+	struct world w;
+	struct keypair skp;
+	struct conn_server *s;
+	struct hn_addr ra;
+	uint64_t t0;
+	char a[HN_ADDR_STRLEN];
+
+	world_new_nat(&w, seed, cl->client, cl->server);
+	keypair_of(&skp, 7);
+	s = conn_listen(w.srv.cn, &skp, NULL, srv_accept, &w);
+	run_for(&w, 5000);
+	w.sa.to_write = w.ca.to_write = 256 * 1024;
+	w.sa.end_after = w.ca.end_after = true;
+	t0 = sim_now_ms(w.sim);
+	w.ca.c = connect_to(&w, skp.pk, NULL);
+	CHECK(sim_run(w.sim, both_open, &w, 90000));
+	if (cl->want < 0) {
+		CHECK(w.ca.closed);
+		CHECK_INT(w.ca.close_err, cl->want);
+		printf("# %s -> %s: %d after %llu ms\n", cl->client, cl->server,
+		    w.ca.close_err,
+		    (unsigned long long)(sim_now_ms(w.sim) - t0));
+		goto out;
+	}
+	if (cl->want == 1 && w.ca.closed) {
+		/* random-involved: may run out (natlab: a relay is needed) */
+		CHECK_INT(w.ca.close_err, -EHOSTUNREACH);
+		printf("# %s -> %s: %d after %llu ms (allowed)\n", cl->client,
+		    cl->server, w.ca.close_err,
+		    (unsigned long long)(sim_now_ms(w.sim) - t0));
+		goto out;
+	}
+	CHECK(w.ca.opened && w.sa.opened);
+	if (!w.ca.opened || !w.sa.opened || w.ca.c == NULL) {
+		printf("# %s -> %s: not open, client closed=%d err=%d\n",
+		    cl->client, cl->server, w.ca.closed, w.ca.close_err);
+		goto out;
+	}
+	conn_remote_addr(w.ca.c, &ra);
+	printf("# %s -> %s: %s to %s after %llu ms\n", cl->client,
+	    cl->server, conn_path_name(conn_path(w.ca.c)), addr_format(&ra, a),
+	    (unsigned long long)(sim_now_ms(w.sim) - t0));
+	CHECK(sim_run(w.sim, transfer_done, &w, 60000));
+	CHECK_UINT(w.sa.got, 256 * 1024);
+	CHECK_UINT(w.ca.got, 256 * 1024);
+	CHECK_UINT(w.sa.bad_at + w.ca.bad_at, 0);
+	CHECK_INT(w.ca.close_err, 0);
+	CHECK_INT(w.sa.close_err, 0);
+out:
+	conn_server_close(s);
+	world_free(&w);
+}
+
+static void
+nat_cells(void)
+{
+	static const struct cell cells[] = {
+		{ "pcone", "pcone", 0 },
+		{ "pcone", "fullcone", 0 },
+		{ "fullcone", "sym", 0 },
+		{ "rcone", "sym", 0 },
+		{ "pcone", "sym", 1 },
+		{ "sym", "pcone", 1 },
+		{ "none", "pcone", 0 },
+		{ "sym", "sym", -EHOSTUNREACH },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cells) / sizeof(cells[0]); i++)
+		run_cell(&cells[i], 100 + i);
+}
+
 static const struct test tests[] = {
 	TEST(open_transfer_close),
 	TEST(rejected_client),
 	TEST(keypear_server_and_close),
+	TEST(repeated_msg1_same_reply),
+	TEST(relayed_sym_sym),
+	TEST(nat_cells),
 };
 
 int

@@ -6,9 +6,11 @@
  * on libev) driven by commands on stdin, events on stdout:
  *
  *   listen SEEDHEX [reject]  -> listening PKHEX
- *   connect PKHEX [SEEDHEX]  -> open PATH REMOTEPK CAPS | close ERR
+ *   connect PKHEX [SEEDHEX [nolan|lan [RELAYPKHEX]]]
+ *                            -> open PATH REMOTEPK CAPS ADDR | close ERR
  *   write N                  send N random bytes then end -> sent N SHA256
  *   raw HEX | secure HEX     one datagram
+ *   relay SEEDHEX            serve as a blind relay -> relaying PKHEX
  *   destroy | unlisten | quit
  * events: accept REMOTEPK, open ..., dgram raw|secure HEX,
  *         recv N SHA256 (at the peer's end), close ERR
@@ -255,14 +257,15 @@ tool_kp(struct keypair *kp, const char *seedhex)
 static void
 tool_line(char *line)
 {
-	char *argv[4], *save, *tok, pk[65];
+	char *argv[6], *save, *tok, pk[65];
+	static uint8_t relay[1][32];
 	int argc = 0;
 	struct keypair kp;
 	struct conn_connect_opts o;
 	uint8_t buf[2100];
 	int n;
 
-	for (tok = strtok_r(line, " \t", &save); tok && argc < 4;
+	for (tok = strtok_r(line, " \t", &save); tok && argc < 6;
 	    tok = strtok_r(NULL, " \t", &save))
 		argv[argc++] = tok;
 	if (argc == 0)
@@ -273,6 +276,11 @@ tool_line(char *line)
 		T.srv = conn_listen(T.cn, &kp, t_firewall, t_accept, NULL);
 		hexout(pk, kp.pk, 32);
 		out(T.srv ? "listening %s" : "error listen %s", pk);
+	} else if (strcmp(argv[0], "relay") == 0 && argc == 2 && tool_kp(&kp,
+	    argv[1])) {
+		n = conn_node_serve_relay(T.cn, &kp);
+		hexout(pk, kp.pk, 32);
+		out(n == 0 ? "relaying %s" : "error relay %s", pk);
 	} else if (strcmp(argv[0], "unlisten") == 0) {
 		conn_server_close(T.srv);
 		T.srv = NULL;
@@ -283,6 +291,12 @@ tool_line(char *line)
 		hex_decode(o.remote_pk, 32, argv[1]);
 		if (argc > 2 && tool_kp(&kp, argv[2]))
 			o.kp = &kp;
+		o.no_local_connection = argc > 3 && strcmp(argv[3], "nolan") == 0;
+		if (argc > 4 && strlen(argv[4]) == 64 &&
+		    hex_decode(relay[0], 32, argv[4]) == 32) {
+			o.relay_through = (const uint8_t (*)[32])relay;
+			o.nrelay_through = 1;
+		}
 		crypto_hash_sha256_init(&T.rx);
 		T.rx_n = 0;
 		T.c = conn_connect(T.cn, &o, &t_ops, NULL);
@@ -338,6 +352,22 @@ on_recv(void *arg, int sock, const struct hn_addr *from, const uint8_t *buf,
     size_t len)
 {
 	udx_socket_input(T.udx, sock, from, buf, len);
+}
+
+/* Puncher sockets: more UDP sockets on 127.0.0.1 feeding the same udx. */
+static int
+tool_sock_open(void *arg)
+{
+	struct hn_addr lo;
+
+	addr_parse("127.0.0.1:0", &lo);
+	return evio_udp_bind(T.e, &lo, on_recv, NULL);
+}
+
+static void
+tool_sock_close(void *arg, int sock)
+{
+	evio_udp_close(T.e, sock);
 }
 
 static void
@@ -397,6 +427,11 @@ tool_main(int argc, char **argv)
 	cc.local_addrs[0] = T.addr;
 	cc.nlocal_addrs = 1;
 	cc.caps = CONN_CAP_SECURE_DGRAM;
+	cc.serve_relay = true;
+	if (getenv("CONN_TOOL_NO_PUNCH") == NULL) {
+		cc.sock_open = tool_sock_open;
+		cc.sock_close = tool_sock_close;
+	}
 	T.cn = conn_node_new(&cc);
 	if (T.d == NULL || T.cn == NULL)
 		return 1;

@@ -49,8 +49,8 @@ const randomPort = () => 20000 + crypto.randomInt(30000)
 const hex = (b) => Buffer.from(b).toString('hex')
 
 class CTool {
-  constructor (args) {
-    this.proc = spawn(TOOL, ['tool', ...args], { stdio: ['pipe', 'pipe', 'inherit'] })
+  constructor (args, env) {
+    this.proc = spawn(TOOL, ['tool', ...args], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } })
     this.lines = []
     this.waiters = []
     this.exited = false
@@ -182,7 +182,7 @@ async function exercise (c, sock) {
   return (2 * BYTES / 1048576 / secs).toFixed(1) + ' MiB/s total'
 }
 
-async function cServerJsClient (DHT, reject) {
+async function cServerJsClient (DHT, reject, copts) {
   const net = await network(4)
   const c = new CTool(['--bootstrap', net.bootstrap[0]])
   const js = new DHT({ bootstrap: net.bootstrap, host: HOST })
@@ -191,8 +191,11 @@ async function cServerJsClient (DHT, reject) {
     c.send('listen ' + hex(crypto.randomBytes(32)) + (reject ? ' reject' : ''))
     const pk = Buffer.from((await c.expect(/^listening /)).split(' ')[1], 'hex')
     await js.ready()
+    // a client behind a NAT: no stable public address (connect.js: firewall
+    // UNKNOWN in payload1), so the C server must not connect to it first
+    if (copts && copts.behindNat) js.remoteAddress = () => null
     await sleep(1000) // the announce
-    const sock = js.connect(pk)
+    const sock = js.connect(pk, copts)
     if (reject) {
       const err = await withTimeout(new Promise((resolve) => {
         sock.on('error', resolve)
@@ -217,7 +220,7 @@ async function cServerJsClient (DHT, reject) {
   }
 }
 
-async function jsServerCClient (DHT, reject) {
+async function jsServerCClient (DHT, reject, punch) {
   const net = await network(4)
   const c = new CTool(['--bootstrap', net.bootstrap[0]])
   const js = new DHT({ bootstrap: net.bootstrap, host: HOST })
@@ -230,10 +233,12 @@ async function jsServerCClient (DHT, reject) {
       clientKey = s.remotePublicKey
       s.on('error', () => {})
     })
+    // a server behind a NAT: firewall UNKNOWN in payload2, it punches
+    if (punch) js.remoteAddress = () => null
     await server.listen(kp)
     await c.expect(/^up 1$/)
     const cseed = crypto.randomBytes(32)
-    c.send('connect ' + hex(kp.publicKey) + ' ' + hex(cseed))
+    c.send('connect ' + hex(kp.publicKey) + ' ' + hex(cseed) + (punch ? ' nolan' : ''))
     if (reject) {
       const close = await c.expect(/^close /, 30000)
       check(close === 'close -111', 'C ' + close + ', want close -111 (ECONNREFUSED)')
@@ -254,11 +259,145 @@ async function jsServerCClient (DHT, reject) {
   }
 }
 
+// hyperdht 6.34 relayThrough, C side: the C client names a JS blind relay;
+// the JS server (behind a "NAT", vetoing hole punching) pairs with it there.
+async function relayedJsServerCClient () {
+  const { Server: RelayServer } = require('blind-relay')
+  const net = await network(4)
+  // no puncher on the C side either: on loopback its first probe would
+  // reach the JS puncher at once, and the point here is the relay
+  const c = new CTool(['--bootstrap', net.bootstrap[0]], { CONN_TOOL_NO_PUNCH: '1' })
+  const js = new HyperDHT({ bootstrap: net.bootstrap, host: HOST })
+  const rdht = new HyperDHT({ bootstrap: net.bootstrap, host: HOST })
+  let conn = null
+  try {
+    const relay = new RelayServer({ createStream: (opts) => rdht.createRawStream({ ...opts, framed: true }) })
+    const rkp = HyperDHT.keyPair(crypto.randomBytes(32))
+    const rserver = rdht.createServer((sock) => {
+      const session = relay.accept(sock, { id: sock.remotePublicKey })
+      session.on('error', () => {})
+      sock.on('error', () => {})
+    })
+    await rserver.listen(rkp)
+    const kp = HyperDHT.keyPair(crypto.randomBytes(32))
+    js.remoteAddress = () => null
+    const server = js.createServer({ holepunch: () => false }, (s) => {
+      conn = s
+      s.on('error', () => {})
+    })
+    await server.listen(kp)
+    await c.expect(/^up 1$/)
+    c.send('connect ' + hex(kp.publicKey) + ' ' + hex(crypto.randomBytes(32)) + ' nolan ' + hex(rkp.publicKey))
+    const open = await c.expect(/^open /, 30000)
+    check(open.split(' ')[1] === 'relayed', 'path ' + open.split(' ')[1] + ', want relayed')
+    await withTimeout((async () => { while (!conn) await sleep(10) })(), 5000, 'JS connection')
+    const pairs = relay.stats ? JSON.stringify(relay.stats.pairings || '') : ''
+    const rate = await exercise(c, conn)
+    return 'relayed, ' + rate + (pairs ? ' ' + pairs : '')
+  } finally {
+    await c.close()
+    await js.destroy().catch(() => {})
+    await rdht.destroy().catch(() => {})
+    await destroyAll(net.nodes)
+  }
+}
+
+// The other way: a hyperdht 6.34 client names the relay, the C server (no
+// puncher) pairs with it as the non-initiator.
+async function relayedCServerJsClient () {
+  const { Server: RelayServer } = require('blind-relay')
+  const net = await network(4)
+  const c = new CTool(['--bootstrap', net.bootstrap[0]], { CONN_TOOL_NO_PUNCH: '1' })
+  const js = new HyperDHT({ bootstrap: net.bootstrap, host: HOST })
+  const rdht = new HyperDHT({ bootstrap: net.bootstrap, host: HOST })
+  try {
+    const relay = new RelayServer({ createStream: (opts) => rdht.createRawStream({ ...opts, framed: true }) })
+    const rkp = HyperDHT.keyPair(crypto.randomBytes(32))
+    const rserver = rdht.createServer((sock) => {
+      const session = relay.accept(sock, { id: sock.remotePublicKey })
+      session.on('error', () => {})
+      sock.on('error', () => {})
+    })
+    await rserver.listen(rkp)
+    await c.expect(/^up 1$/)
+    c.send('listen ' + hex(crypto.randomBytes(32)))
+    const pk = Buffer.from((await c.expect(/^listening /)).split(' ')[1], 'hex')
+    await js.ready()
+    js.remoteAddress = () => null
+    await sleep(1000)
+    const sock = js.connect(pk, { relayThrough: rkp.publicKey, localConnection: false, holepunch: () => false })
+    const errp = new Promise((resolve, reject) => sock.once('error', reject))
+    await withTimeout(Promise.race([new Promise((resolve) => sock.once('open', resolve)), errp]), 30000, 'JS open')
+    const open = await c.expect(/^open /)
+    check(open.split(' ')[1] === 'relayed', 'C path ' + open.split(' ')[1] + ', want relayed')
+    const rate = await exercise(c, sock)
+    return 'relayed, ' + rate + ' ' + JSON.stringify(relay.stats.pairings || '')
+  } finally {
+    await c.close()
+    await js.destroy().catch(() => {})
+    await rdht.destroy().catch(() => {})
+    await destroyAll(net.nodes)
+  }
+}
+
+// A C node serving as the blind relay between two hyperdht 6.34 peers.
+async function jsThroughCRelay () {
+  const net = await network(4)
+  const c = new CTool(['--bootstrap', net.bootstrap[0]])
+  const a = new HyperDHT({ bootstrap: net.bootstrap, host: HOST })
+  const b = new HyperDHT({ bootstrap: net.bootstrap, host: HOST })
+  try {
+    const cport = Number(/:(\d+)$/.exec(await c.expect(/^node /))[1])
+    await c.expect(/^up 1$/)
+    c.send('relay ' + hex(crypto.randomBytes(32)))
+    const rpk = Buffer.from((await c.expect(/^relaying /)).split(' ')[1], 'hex')
+    await a.ready()
+    await b.ready()
+    a.remoteAddress = () => null
+    b.remoteAddress = () => null
+    let got = null
+    const kp = HyperDHT.keyPair(crypto.randomBytes(32))
+    const server = b.createServer({ holepunch: () => false }, (s) => {
+      s.on('error', () => {})
+      s.on('data', (d) => s.write(d))
+      got = s
+    })
+    await server.listen(kp)
+    await sleep(1000)
+    const sock = a.connect(kp.publicKey, { relayThrough: rpk, localConnection: false, fastOpen: false, holepunch: () => false })
+    const errp = new Promise((resolve, reject) => sock.once('error', reject))
+    await withTimeout(Promise.race([new Promise((resolve) => sock.once('open', resolve)), errp]), 30000, 'JS open')
+    const msg = crypto.randomBytes(100000)
+    const echoed = []
+    let n = 0
+    sock.on('data', (d) => { echoed.push(d); n += d.length })
+    sock.write(msg)
+    await withTimeout((async () => { while (n < msg.length) await sleep(10) })(), 20000, 'echo')
+    check(Buffer.concat(echoed).equals(msg), 'echo through the C relay differs')
+    check(got !== null, 'no server connection')
+    const { remotePort } = sock.rawStream
+    check(remotePort === cport, 'the JS stream goes to port ' + remotePort + ', not the C relay at ' + cport)
+    sock.destroy()
+    return 'echo 100000 bytes through the C relay'
+  } finally {
+    await c.close()
+    await a.destroy().catch(() => {})
+    await b.destroy().catch(() => {})
+    await destroyAll(net.nodes)
+  }
+}
+
 const CASES = []
+CASES.push(['js-through-c-relay-6.34', jsThroughCRelay])
+CASES.push(['js-server-c-client-relayed-6.34', relayedJsServerCClient])
+CASES.push(['c-server-js-client-relayed-6.34', relayedCServerJsClient])
 for (const [tag, DHT] of [['6.34', HyperDHT], ['6.5.1', LegacyDHT]]) {
   CASES.push(['c-server-js-client-' + tag, () => cServerJsClient(DHT, false)])
   CASES.push(['js-server-c-client-' + tag, () => jsServerCClient(DHT, false)])
   CASES.push(['c-server-rejects-js-' + tag, () => cServerJsClient(DHT, true)])
+  // no LAN shortcut, peers "behind NAT": they must hole-punch
+  CASES.push(['c-server-js-client-punch-' + tag, () => cServerJsClient(DHT, false, { localConnection: false, behindNat: true })])
+  CASES.push(['js-server-c-client-punch-' + tag, () => jsServerCClient(DHT, false, true)])
   CASES.push(['js-server-rejects-c-' + tag, () => jsServerCClient(DHT, true)])
 }
 
