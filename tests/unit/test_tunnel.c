@@ -435,6 +435,12 @@ conn_node_free(struct conn_node *n)
 {
 }
 
+int
+conn_node_serve_relay(struct conn_node *n, const struct keypair *kp)
+{
+	return -EPERM;
+}
+
 void
 conn_node_addresses_changed(struct conn_node *n, const struct hn_addr *local,
     size_t nlocal)
