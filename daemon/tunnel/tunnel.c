@@ -458,9 +458,17 @@ on_retry(struct ev_loop *loop, ev_timer *w, int revents)
 static struct session *
 session_new(struct tunnel *t)
 {
-	struct session *s = calloc(1, sizeof(*s));
+	unsigned max = t->l->cfg.max_sessions ? t->l->cfg.max_sessions :
+	    TUNNEL_SESSIONS_MAX;
+	struct session *s;
 
-	if (s == NULL)
+	if (t->st.sessions >= max) {
+		if (t->st.sessions_refused++ == 0)
+			log_warnx("tunnel %s: %u sessions, refusing more",
+			    t->name, max);
+		return NULL;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
 	s->t = t;
 	s->fd = -1;
@@ -758,6 +766,25 @@ export_firewall(void *arg, const uint8_t remote_pk[32],
 	return -1;
 }
 
+/* For a connection refused right after accept: nothing to do. */
+static void refuse_open(struct conn *c, void *arg) { }
+static void refuse_data(struct conn *c, const uint8_t *b, size_t n,
+    void *arg) { }
+static void refuse_end(struct conn *c, void *arg) { }
+static void refuse_dgram(struct conn *c, const uint8_t *b, size_t n,
+    bool secure, void *arg) { }
+static void refuse_close(struct conn *c, int err, void *arg) { }
+
+static const struct conn_ops refuse_ops = {
+	.on_open = refuse_open,
+	.on_data = refuse_data,
+	.on_end = refuse_end,
+	.on_datagram = refuse_dgram,
+	.on_drain = refuse_open,
+	.on_path = refuse_open,
+	.on_close = refuse_close,
+};
+
 static void
 export_accept(struct conn_server *srv, struct conn *c, void *arg)
 {
@@ -766,7 +793,7 @@ export_accept(struct conn_server *srv, struct conn *c, void *arg)
 	int r;
 
 	if ((s = session_new(t)) == NULL) {
-		conn_set_ops(c, &session_ops, NULL);
+		conn_set_ops(c, &refuse_ops, NULL);
 		conn_destroy(c);
 		return;
 	}

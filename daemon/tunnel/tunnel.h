@@ -62,11 +62,16 @@ struct tunnel_config {
 	uint32_t	 keepalive_ms;
 	/* Connect attempts per local TCP connection (0: TUNNEL_TCP_ATTEMPTS). */
 	unsigned	 tcp_attempts;
+	/* Sessions per tunnel (0: TUNNEL_SESSIONS_MAX); past it local TCP
+	 * connections are closed at once and datagrams from new UDP sources
+	 * are dropped (counted), as are peer connections to an export. */
+	unsigned	 max_sessions;
 };
 
 #define TUNNEL_UDP_IDLE_MS	120000
 #define TUNNEL_KEEPALIVE_MS	20000
 #define TUNNEL_TCP_ATTEMPTS	3
+#define TUNNEL_SESSIONS_MAX	512
 /* Bytes a session buffers towards a slow local socket before it gives up. */
 #define TUNNEL_SOCK_QUEUE_MAX	(4u << 20)
 /* Bytes of datagrams an import buffers while its connection opens. */

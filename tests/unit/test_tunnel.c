@@ -935,7 +935,60 @@ through_tuntab(void)
 	keys_wipe(&client);
 }
 
+/* A tunnel holds at most max_sessions: more local TCP connections are
+ * closed, more UDP sources dropped, more peer connections refused. */
+static void
+session_limit(void)
+{
+	struct world w;
+	struct tcp_client t[3];
+	struct tunnel_stats st;
+	unsigned ok = 0;
+
+	world_init(&w, TUN_TCP, 0, 0, PLAINTEXT_ALLOW, PLAINTEXT_ALLOW);
+	tunnel_layer_free(w.imp_l);
+	{
+		struct tunnel_config tc;
+		struct tundef d;
+
+		memset(&tc, 0, sizeof(tc));
+		tc.loop = EV_DEFAULT;
+		tc.node = w.cnode;
+		tc.client = &w.client;
+		tc.max_sessions = 2;
+		w.imp_l = tunnel_layer_new(&tc);
+		memset(&d, 0, sizeof(d));
+		d.kind = TUN_IMPORT;
+		d.proto = TUN_TCP;
+		d.port = w.svc_port;
+		memcpy(d.peer, w.base.pk, 32);
+		memcpy(d.listen.ip, (uint8_t[4]){ 127, 0, 0, 1 }, 4);
+		CHECK_INT(tunnel_start_named(w.imp_l, &d, NULL, &w.imp), 0);
+		tunnel_local_addr(w.imp, &w.imp_addr);
+	}
+	/* three clients that keep their connections open (no EOF yet) */
+	for (int i = 0; i < 3; i++) {
+		tcp_client_start(&t[i], &w.imp_addr, (const uint8_t *)"abc", 3);
+		t[i].len = 3;
+		ev_io_stop(EV_DEFAULT, &t[i].wio);
+	}
+	run_for(0.2, NULL, NULL);	/* connected (and one closed) */
+	for (int i = 0; i < 3; i++)
+		send(t[i].fd, "abc", 3, MSG_NOSIGNAL);
+	run_for(1, NULL, NULL);
+	for (int i = 0; i < 3; i++)
+		ok += t[i].ngot == 3 && !t[i].eof;
+	CHECK_UINT(ok, 2);
+	tunnel_get_stats(w.imp, &st);
+	CHECK_UINT(st.sessions, 2);
+	CHECK_UINT(st.sessions_refused, 1);
+	for (int i = 0; i < 3; i++)
+		tcp_client_free(&t[i]);
+	world_free(&w);
+}
+
 static const struct test tests[] = {
+	TEST(session_limit),
 	TEST(through_tuntab),
 	TEST(tcpudp_end_overtakes_data),
 	TEST(attach_later),
