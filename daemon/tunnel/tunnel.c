@@ -436,11 +436,16 @@ static void
 on_idle(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct session *s = container_of(w, struct session, idle);
-	ev_tstamp left = s->last_local + w->repeat - ev_now(loop);
+	struct tunnel_layer *l = s->t->l;
+	ev_tstamp idle = (l->cfg.udp_idle_ms ? l->cfg.udp_idle_ms :
+	    TUNNEL_UDP_IDLE_MS) / 1000.0;
+	ev_tstamp left = s->last_local + idle - ev_now(loop);
 
 	if (left > 0.001) {
-		ev_timer_set(w, left, w->repeat);
-		ev_timer_start(loop, w);
+		/* not idle long enough yet: fire again when it would be
+		 * (ev_timer_again: the watcher may be active here) */
+		w->repeat = left;
+		ev_timer_again(loop, w);
 		return;
 	}
 	log_debug("tunnel %s: udp session idle, closing", s->t->name);

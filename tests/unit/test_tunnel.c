@@ -987,7 +987,36 @@ session_limit(void)
 	world_free(&w);
 }
 
+/* Traffic keeps a udp session (idle 600 ms here); silence closes it. */
+static void
+udp_idle_extends(void)
+{
+	struct world w;
+	struct udp_wait u;
+	struct tunnel_stats st;
+	uint8_t acc[32] = { 0 };
+
+	world_init(&w, TUN_UDP, 0, 0, PLAINTEXT_ALLOW, PLAINTEXT_ALLOW);
+	memset(&u, 0, sizeof(u));
+	u.fd = udp_client();
+	for (int i = 0; i < 8; i++) {
+		udp_burst(&u, &w.imp_addr, 1, acc, 100);
+		run_for(0.2, NULL, NULL);
+	}
+	udp_drain(&u);
+	CHECK_UINT(u.got, 8);
+	tunnel_get_stats(w.imp, &st);
+	CHECK_UINT(st.sessions, 1);
+	CHECK_UINT(st.conns_total, 1);
+	run_for(3, no_sessions, &w);
+	tunnel_get_stats(w.imp, &st);
+	CHECK_UINT(st.sessions, 0);
+	close(u.fd);
+	world_free(&w);
+}
+
 static const struct test tests[] = {
+	TEST(udp_idle_extends),
 	TEST(session_limit),
 	TEST(through_tuntab),
 	TEST(tcpudp_end_overtakes_data),
