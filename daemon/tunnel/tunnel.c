@@ -73,6 +73,8 @@ struct session {
 	ev_timer		 retry;		/* import: reconnect */
 	ev_timer		 idle;		/* udp import */
 	ev_timer		 ka;		/* keep-alive */
+	ev_timer		 grace;		/* tcpudp: END after the data */
+	bool			 local_end_pending, peer_end_pending;
 	ev_tstamp		 last_local;	/* udp import: last datagram */
 	bool			 sent_since_ka;
 	unsigned		 attempts;
@@ -220,6 +222,10 @@ sock_write(struct session *s, const uint8_t *buf, size_t len)
 	size_t n;
 	ssize_t w;
 
+	if (s->shut_wr) {	/* tcpudp data after the END it followed */
+		s->t->st.drops_local++;
+		return;
+	}
 	if (tunq_push(&s->tosock, buf, len) != 0) {
 		log_warnx("tunnel %s: local socket too slow, closing session",
 		    s->t->name);
@@ -290,6 +296,40 @@ on_sock_writable(struct ev_loop *loop, ev_io *w, int revents)
 	sock_maybe_shut(s);
 }
 
+/*
+ * tcpudp carries data as datagrams and the END on the reliable stream, so
+ * an END may arrive before the last datagrams (spec/hypernat-app.md §5.3):
+ * both ways, the END is acted on only after a grace of two RTTs (100 ms to
+ * 2 s).
+ */
+static void
+grace_start(struct session *s)
+{
+	double g = s->c ? 2e-6 * conn_rtt_us(s->c) : 0;
+
+	g = g < 0.1 ? 0.1 : g > 2 ? 2 : g;
+	ev_timer_stop(loop_of(s->t), &s->grace);
+	ev_timer_set(&s->grace, g, 0);
+	ev_timer_start(loop_of(s->t), &s->grace);
+}
+
+static void
+on_grace(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct session *s = container_of(w, struct session, grace);
+
+	if (s->local_end_pending) {
+		s->local_end_pending = false;
+		if (s->c)
+			conn_end(s->c);
+	}
+	if (s->peer_end_pending) {
+		s->peer_end_pending = false;
+		s->peer_eof = true;
+		sock_maybe_shut(s);	/* may free s */
+	}
+}
+
 static void
 on_sock_readable(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -327,7 +367,11 @@ on_sock_readable(struct ev_loop *loop, ev_io *w, int revents)
 	if (r == 0) {
 		s->local_eof = true;
 		ev_io_stop(loop, w);
-		if (s->c)
+		if (t->def.proto == TUN_TCPUDP) {
+			/* spec §5.3: END on the stream overtakes datagrams */
+			s->local_end_pending = true;
+			grace_start(s);
+		} else if (s->c)
 			conn_end(s->c);
 		return;
 	}
@@ -392,11 +436,16 @@ static void
 on_idle(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct session *s = container_of(w, struct session, idle);
-	ev_tstamp left = s->last_local + w->repeat - ev_now(loop);
+	struct tunnel_layer *l = s->t->l;
+	ev_tstamp idle = (l->cfg.udp_idle_ms ? l->cfg.udp_idle_ms :
+	    TUNNEL_UDP_IDLE_MS) / 1000.0;
+	ev_tstamp left = s->last_local + idle - ev_now(loop);
 
 	if (left > 0.001) {
-		ev_timer_set(w, left, w->repeat);
-		ev_timer_start(loop, w);
+		/* not idle long enough yet: fire again when it would be
+		 * (ev_timer_again: the watcher may be active here) */
+		w->repeat = left;
+		ev_timer_again(loop, w);
 		return;
 	}
 	log_debug("tunnel %s: udp session idle, closing", s->t->name);
@@ -414,9 +463,17 @@ on_retry(struct ev_loop *loop, ev_timer *w, int revents)
 static struct session *
 session_new(struct tunnel *t)
 {
-	struct session *s = calloc(1, sizeof(*s));
+	unsigned max = t->l->cfg.max_sessions ? t->l->cfg.max_sessions :
+	    TUNNEL_SESSIONS_MAX;
+	struct session *s;
 
-	if (s == NULL)
+	if (t->st.sessions >= max) {
+		if (t->st.sessions_refused++ == 0)
+			log_warnx("tunnel %s: %u sessions, refusing more",
+			    t->name, max);
+		return NULL;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
 	s->t = t;
 	s->fd = -1;
@@ -425,6 +482,7 @@ session_new(struct tunnel *t)
 	ev_timer_init(&s->retry, on_retry, 0, 0);
 	ev_timer_init(&s->idle, on_idle, 0, 0);
 	ev_timer_init(&s->ka, on_ka, 0, 0);
+	ev_timer_init(&s->grace, on_grace, 0, 0);
 	s->next = t->sessions;
 	if (t->sessions)
 		t->sessions->prev = s;
@@ -451,6 +509,7 @@ session_close(struct session *s, int err)
 	ev_timer_stop(loop, &s->retry);
 	ev_timer_stop(loop, &s->idle);
 	ev_timer_stop(loop, &s->ka);
+	ev_timer_stop(loop, &s->grace);
 	if (s->fd >= 0)
 		close(s->fd);
 	tunq_free(&s->tosock);
@@ -519,6 +578,11 @@ on_conn_end(struct conn *c, void *arg)
 {
 	struct session *s = arg;
 
+	if (s->t->def.proto == TUN_TCPUDP) {
+		s->peer_end_pending = true;
+		grace_start(s);
+		return;
+	}
 	s->peer_eof = true;
 	if (s->fd < 0) {	/* udp import: nothing to half-close */
 		conn_end(c);
@@ -641,6 +705,10 @@ on_conn_close(struct conn *c, int err, void *arg)
 			schedule_retry(s);
 		return;
 	}
+	if (s->peer_end_pending) {	/* nothing more can arrive now */
+		s->peer_end_pending = false;
+		s->peer_eof = true;
+	}
 	if (err == 0 && s->fd >= 0 && tunq_len(&s->tosock) > 0) {
 		sock_maybe_shut(s);	/* flush first, then close */
 		return;
@@ -703,6 +771,25 @@ export_firewall(void *arg, const uint8_t remote_pk[32],
 	return -1;
 }
 
+/* For a connection refused right after accept: nothing to do. */
+static void refuse_open(struct conn *c, void *arg) { }
+static void refuse_data(struct conn *c, const uint8_t *b, size_t n,
+    void *arg) { }
+static void refuse_end(struct conn *c, void *arg) { }
+static void refuse_dgram(struct conn *c, const uint8_t *b, size_t n,
+    bool secure, void *arg) { }
+static void refuse_close(struct conn *c, int err, void *arg) { }
+
+static const struct conn_ops refuse_ops = {
+	.on_open = refuse_open,
+	.on_data = refuse_data,
+	.on_end = refuse_end,
+	.on_datagram = refuse_dgram,
+	.on_drain = refuse_open,
+	.on_path = refuse_open,
+	.on_close = refuse_close,
+};
+
 static void
 export_accept(struct conn_server *srv, struct conn *c, void *arg)
 {
@@ -711,7 +798,7 @@ export_accept(struct conn_server *srv, struct conn *c, void *arg)
 	int r;
 
 	if ((s = session_new(t)) == NULL) {
-		conn_set_ops(c, &session_ops, NULL);
+		conn_set_ops(c, &refuse_ops, NULL);
 		conn_destroy(c);
 		return;
 	}
@@ -996,6 +1083,46 @@ tunnel_local_addr(const struct tunnel *t, struct hn_addr *out)
 		return -ENOTCONN;
 	*out = t->laddr;
 	return 0;
+}
+
+size_t
+tunnel_peers(const struct tunnel *t, struct tunnel_peer *out, size_t cap)
+{
+	const struct session *s;
+	struct conn_stats cs;
+	struct sockaddr_in sin;
+	socklen_t sl;
+	size_t n = 0;
+
+	for (s = t->sessions; s; s = s->next) {
+		struct tunnel_peer *p;
+
+		if (!s->open || s->c == NULL)
+			continue;
+		if (n++ >= cap)
+			continue;
+		p = &out[n - 1];
+		memset(p, 0, sizeof(*p));
+		memcpy(p->remote_pk, conn_remote_key(s->c), KEYS_PK_LEN);
+		p->path = conn_path(s->c);
+		conn_remote_addr(s->c, &p->remote);
+		p->rtt_us = conn_rtt_us(s->c);
+		p->secure = s->secure;
+		conn_get_stats(s->c, &cs);
+		p->bytes_in = cs.bytes_in;
+		p->bytes_out = cs.bytes_out;
+		p->dgrams_in = cs.dgrams_in;
+		p->dgrams_out = cs.dgrams_out;
+		p->drops = cs.dgram_drops;
+		if (s->fd < 0) {
+			p->local = s->src;
+			continue;
+		}
+		sl = sizeof(sin);
+		if (getpeername(s->fd, (struct sockaddr *)&sin, &sl) == 0)
+			addr_from_sockaddr(&p->local, &sin);
+	}
+	return n;
 }
 
 void

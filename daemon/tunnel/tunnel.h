@@ -62,11 +62,16 @@ struct tunnel_config {
 	uint32_t	 keepalive_ms;
 	/* Connect attempts per local TCP connection (0: TUNNEL_TCP_ATTEMPTS). */
 	unsigned	 tcp_attempts;
+	/* Sessions per tunnel (0: TUNNEL_SESSIONS_MAX); past it local TCP
+	 * connections are closed at once and datagrams from new UDP sources
+	 * are dropped (counted), as are peer connections to an export. */
+	unsigned	 max_sessions;
 };
 
 #define TUNNEL_UDP_IDLE_MS	120000
 #define TUNNEL_KEEPALIVE_MS	20000
 #define TUNNEL_TCP_ATTEMPTS	3
+#define TUNNEL_SESSIONS_MAX	512
 /* Bytes a session buffers towards a slow local socket before it gives up. */
 #define TUNNEL_SOCK_QUEUE_MAX	(4u << 20)
 /* Bytes of datagrams an import buffers while its connection opens. */
@@ -114,5 +119,25 @@ const uint8_t	*tunnel_service_key(const struct tunnel *t);
 /* The bound local address of an import (port 0 in the def: any). */
 int		 tunnel_local_addr(const struct tunnel *t, struct hn_addr *out);
 void		 tunnel_state(const struct tunnel *t, char *buf, size_t cap);
+
+/* One open peer connection of a tunnel, for `hypernatctl peers`. */
+struct tunnel_peer {
+	uint8_t		 remote_pk[KEYS_PK_LEN];
+	int		 path;		/* enum conn_path */
+	struct hn_addr	 remote;	/* the peer's address on that path */
+	struct hn_addr	 local;		/* the local end: the client (import)
+					 * or the service (export) */
+	uint32_t	 rtt_us;
+	bool		 secure;	/* datagrams encrypted */
+	uint64_t	 bytes_in, bytes_out, dgrams_in, dgrams_out, drops;
+};
+
+/*
+ * Fill up to `cap` entries with the open connections of `t`; returns how
+ * many there are (may exceed cap).  The handle tuntab keeps for a tunnel
+ * started through tunnel_ops is a struct tunnel *.
+ */
+size_t		 tunnel_peers(const struct tunnel *t, struct tunnel_peer *out,
+		    size_t cap);
 
 #endif

@@ -80,6 +80,7 @@ struct tunnel_stats {
 	uint64_t	conns_total;		/* peer connections opened */
 	uint64_t	conns_failed;		/* closed with an error before or after open */
 	uint64_t	conns_refused;		/* allow-list or plaintext policy */
+	uint64_t	sessions_refused;	/* past max_sessions */
 	unsigned	conns_open;
 	unsigned	by_path[TUN_NPATHS];	/* open connections per path */
 	unsigned	sessions;		/* local sessions (sockets, UDP sources) */

@@ -76,6 +76,7 @@ struct fev {
 	size_t		 len;
 	bool		 secure;
 	int		 err;
+	ev_tstamp	 due;
 };
 
 #define MAX_FAKE	256
@@ -87,6 +88,8 @@ static struct fev *queue;
 static size_t qlen, qcap;
 static ev_timer qtimer;
 static uint64_t fake_raw_sent, fake_secure_sent, fake_max_raw;
+/* Datagrams take this long, everything else no time: an END overtakes. */
+static double fake_dgram_delay;
 
 static void
 enqueue(enum ev_kind k, struct conn *c, const void *buf, size_t len,
@@ -105,11 +108,16 @@ enqueue(enum ev_kind k, struct conn *c, const void *buf, size_t len,
 	e->len = len;
 	e->secure = secure;
 	e->err = err;
+	e->due = ev_now(EV_DEFAULT) + (k == E_DGRAM ? fake_dgram_delay : 0);
 	if (len) {
 		e->buf = malloc(len);
 		memcpy(e->buf, buf, len);
 	}
-	ev_timer_start(EV_DEFAULT, &qtimer);
+	if (!ev_is_active(&qtimer) || k != E_DGRAM || fake_dgram_delay == 0) {
+		ev_timer_stop(EV_DEFAULT, &qtimer);
+		ev_timer_set(&qtimer, 0, 0);
+		ev_timer_start(EV_DEFAULT, &qtimer);
+	}
 }
 
 static void
@@ -170,16 +178,34 @@ static void
 on_qtimer(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct fev *snap;
-	size_t n = qlen;
+	size_t n = qlen, keep = 0;
+	ev_tstamp now = ev_now(loop), next = 0;
 
-	snap = malloc(n * sizeof(*snap));
-	memcpy(snap, queue, n * sizeof(*snap));
-	qlen = 0;
+	/* take what is due; the rest stays, in order */
+	snap = malloc((n ? n : 1) * sizeof(*snap));
 	for (size_t i = 0; i < n; i++) {
+		if (queue[i].due <= now)
+			snap[keep++] = queue[i];
+	}
+	for (size_t i = 0, j = 0; i < n; i++) {
+		if (queue[i].due > now) {
+			if (next == 0 || queue[i].due < next)
+				next = queue[i].due;
+			queue[j++] = queue[i];
+		}
+	}
+	qlen = n - keep;
+	for (size_t i = 0; i < keep; i++) {
 		dispatch(&snap[i]);
 		free(snap[i].buf);
 	}
 	free(snap);
+	if (qlen > 0 && next > 0) {
+		ev_timer_stop(loop, w);
+		ev_timer_set(w, next - ev_now(loop) > 0 ? next - ev_now(loop) :
+		    0, 0);
+		ev_timer_start(loop, w);
+	}
 }
 
 static struct conn *
@@ -378,6 +404,49 @@ conn_path(const struct conn *c)
 	return CONN_PATH_PUNCHED;
 }
 
+/* The rest of conn.h, so that no daemon/connect/ object is ever linked
+ * in beside the fake. */
+uint32_t
+conn_rtt_us(const struct conn *c)
+{
+	return 1000;
+}
+
+void
+conn_remote_addr(const struct conn *c, struct hn_addr *out)
+{
+	memset(out, 0, sizeof(*out));
+}
+
+void
+conn_get_stats(const struct conn *c, struct conn_stats *st)
+{
+	*st = c->st;
+}
+
+struct conn_node *
+conn_node_new(const struct conn_node_config *cfg)
+{
+	return NULL;
+}
+
+void
+conn_node_free(struct conn_node *n)
+{
+}
+
+int
+conn_node_serve_relay(struct conn_node *n, const struct keypair *kp)
+{
+	return -EPERM;
+}
+
+void
+conn_node_addresses_changed(struct conn_node *n, const struct hn_addr *local,
+    size_t nlocal)
+{
+}
+
 /* ------------------------------------------------------------ the world */
 
 struct world {
@@ -547,6 +616,21 @@ run_udp(uint32_t scaps, uint32_t ccaps, bool expect_secure)
 	CHECK_UINT(st.conns_total, 2);
 	CHECK_UINT(se.conns_total, 2);
 	CHECK_UINT(st.sessions, 2);
+	{
+		struct tunnel_peer pe[4];
+
+		CHECK_UINT(tunnel_peers(w.imp, pe, 1), 2);	/* counts all */
+		CHECK_UINT(tunnel_peers(w.exp, pe, 4), 2);
+		/* the exporter sees the importer's stable client key */
+		CHECK_MEM(pe[0].remote_pk, w.client.pk, 32);
+		CHECK_INT(pe[0].path, CONN_PATH_PUNCHED);
+		CHECK_INT(pe[0].secure, expect_secure);
+		CHECK_UINT(pe[0].local.port, w.svc_port);
+		CHECK_UINT(tunnel_peers(w.imp, pe, 4), 2);
+		CHECK(pe[0].local.port != 0 && pe[1].local.port != 0 &&
+		    pe[0].local.port != pe[1].local.port);
+		CHECK_UINT(pe[0].dgrams_out + pe[1].dgrams_out, 65);
+	}
 	CHECK_UINT(st.dgrams_out, 65);
 	CHECK_UINT(st.dgrams_in, 65);
 	CHECK_UINT(st.drops_too_big, 1);
@@ -556,6 +640,25 @@ run_udp(uint32_t scaps, uint32_t ccaps, bool expect_secure)
 	} else {
 		CHECK_UINT(fake_raw_sent, 130);
 		CHECK_UINT(fake_secure_sent, 0);
+	}
+	if (expect_secure) {
+		/* a raw datagram injected into a secure connection (someone on
+		 * the path guessing the stream) is dropped and counted */
+		struct conn *ec = NULL;
+
+		for (size_t k = 0; k < nconns; k++)
+			if (conns[k].live && conns[k].node == w.snode)
+				ec = &conns[k];
+		if (CHECK(ec != NULL)) {
+			CHECK_INT(conn_send_raw(ec, "injected", 8), 0);
+			run_for(0.2, NULL, NULL);
+			udp_drain(&u[0]);
+			udp_drain(&u[1]);
+			CHECK_UINT(u[0].got + u[1].got, 65);
+			tunnel_get_stats(w.imp, &st);
+			CHECK_UINT(st.drops_plaintext, 1);
+			CHECK_UINT(st.dgrams_in, 65);
+		}
 	}
 	/* idle: both sessions close after udp_idle_ms (600 ms here) */
 	run_for(3, no_sessions, &w);
@@ -738,7 +841,185 @@ attach_later(void)
 	keys_wipe(&client);
 }
 
+/* spec §5.3: the END (reliable stream) overtakes the last datagrams; the
+ * grace before acting on it keeps the tail of the byte stream. */
+static void
+tcpudp_end_overtakes_data(void)
+{
+	struct world w;
+
+	fake_dgram_delay = 0.05;
+	world_init(&w, TUN_TCPUDP, 0, 0, PLAINTEXT_ALLOW, PLAINTEXT_ALLOW);
+	check_tcp_echo(&w.imp_addr, 30000);
+	check_tcp_echo(&w.imp_addr, 10);
+	world_free(&w);
+	fake_dgram_delay = 0;
+}
+
+/* The daemon's path: the tunnel table drives the layer through tunnel_ops. */
+static void
+through_tuntab(void)
+{
+	struct tunnel_config tc;
+	struct tunnel_layer *el, *il;
+	struct tuntab te, ti;
+	struct keypair base, client;
+	struct tundef d;
+	struct hn_addr ia;
+	char line[128], why[128];
+	uint16_t port, lport;
+	int fd;
+
+	memset(servers, 0, sizeof(servers));
+	keys_from_secret(&base, "table", 5);
+	keys_from_secret(&client, "client", 6);
+	port = echo_start();
+	memset(&tc, 0, sizeof(tc));
+	tc.loop = EV_DEFAULT;
+	tc.node = fake_node(0, 0);
+	tc.base = &base;
+	el = tunnel_layer_new(&tc);
+	tc.node = fake_node(1, 0);
+	tc.base = NULL;
+	tc.client = &client;
+	il = tunnel_layer_new(&tc);
+	tuntab_init(&te, &tunnel_ops, el);
+	tuntab_init(&ti, &tunnel_ops, il);
+	memset(&d, 0, sizeof(d));
+	d.kind = TUN_EXPORT;
+	d.proto = TUN_TCP;
+	d.port = port;
+	memcpy(d.host, (uint8_t[4]){ 127, 0, 0, 1 }, 4);
+	d.origin = TUN_ORIGIN_RUNTIME;
+	CHECK_INT(tuntab_add(&te, &d, why, sizeof(why)), 0);
+	/* a free local port for the import */
+	fd = loopback_socket(SOCK_STREAM, 0);
+	lport = bound_port(fd);
+	close(fd);
+	d.kind = TUN_IMPORT;
+	memcpy(d.peer, base.pk, 32);
+	memcpy(d.listen.ip, (uint8_t[4]){ 127, 0, 0, 1 }, 4);
+	d.listen.port = lport;
+	CHECK_INT(tuntab_add(&ti, &d, why, sizeof(why)), 0);
+	CHECK_INT(ti.v[0].start_err, 0);
+	tuntab_state(&te, 0, line, sizeof(line));
+	CHECK_STR(line, "listening, 0 connections");
+	tuntab_state(&ti, 0, line, sizeof(line));
+	ia = d.listen;
+	{
+		char want[64], a[HN_ADDR_STRLEN];
+
+		snprintf(want, sizeof(want), "listening on %s, 0 connections",
+		    addr_format(&ia, a));
+		CHECK_STR(line, want);
+	}
+	check_tcp_echo(&ia, 70000);
+	/* the same local port twice: the table refuses it */
+	d.port = port + 1;
+	CHECK_INT(tuntab_add(&ti, &d, why, sizeof(why)), -EADDRINUSE);
+	/* a port someone else holds: the start fails and the table says so */
+	fd = loopback_socket(SOCK_STREAM, 0);
+	d.listen.port = bound_port(fd);
+	CHECK_INT(tuntab_add(&ti, &d, why, sizeof(why)), 0);
+	CHECK_INT(ti.v[1].start_err, -EADDRINUSE);
+	tuntab_state(&ti, 1, line, sizeof(line));
+	CHECK_STR(line, "failed: Address already in use");
+	close(fd);
+	tuntab_free(&ti);
+	tuntab_free(&te);
+	tunnel_layer_free(il);
+	tunnel_layer_free(el);
+	run_for(0.05, NULL, NULL);
+	echo_stop();
+	keys_wipe(&base);
+	keys_wipe(&client);
+}
+
+/* A tunnel holds at most max_sessions: more local TCP connections are
+ * closed, more UDP sources dropped, more peer connections refused. */
+static void
+session_limit(void)
+{
+	struct world w;
+	struct tcp_client t[3];
+	struct tunnel_stats st;
+	unsigned ok = 0;
+
+	world_init(&w, TUN_TCP, 0, 0, PLAINTEXT_ALLOW, PLAINTEXT_ALLOW);
+	tunnel_layer_free(w.imp_l);
+	{
+		struct tunnel_config tc;
+		struct tundef d;
+
+		memset(&tc, 0, sizeof(tc));
+		tc.loop = EV_DEFAULT;
+		tc.node = w.cnode;
+		tc.client = &w.client;
+		tc.max_sessions = 2;
+		w.imp_l = tunnel_layer_new(&tc);
+		memset(&d, 0, sizeof(d));
+		d.kind = TUN_IMPORT;
+		d.proto = TUN_TCP;
+		d.port = w.svc_port;
+		memcpy(d.peer, w.base.pk, 32);
+		memcpy(d.listen.ip, (uint8_t[4]){ 127, 0, 0, 1 }, 4);
+		CHECK_INT(tunnel_start_named(w.imp_l, &d, NULL, &w.imp), 0);
+		tunnel_local_addr(w.imp, &w.imp_addr);
+	}
+	/* three clients that keep their connections open (no EOF yet) */
+	for (int i = 0; i < 3; i++) {
+		tcp_client_start(&t[i], &w.imp_addr, (const uint8_t *)"abc", 3);
+		t[i].len = 3;
+		ev_io_stop(EV_DEFAULT, &t[i].wio);
+	}
+	run_for(0.2, NULL, NULL);	/* connected (and one closed) */
+	for (int i = 0; i < 3; i++)
+		send(t[i].fd, "abc", 3, MSG_NOSIGNAL);
+	run_for(1, NULL, NULL);
+	for (int i = 0; i < 3; i++)
+		ok += t[i].ngot == 3 && !t[i].eof;
+	CHECK_UINT(ok, 2);
+	tunnel_get_stats(w.imp, &st);
+	CHECK_UINT(st.sessions, 2);
+	CHECK_UINT(st.sessions_refused, 1);
+	for (int i = 0; i < 3; i++)
+		tcp_client_free(&t[i]);
+	world_free(&w);
+}
+
+/* Traffic keeps a udp session (idle 600 ms here); silence closes it. */
+static void
+udp_idle_extends(void)
+{
+	struct world w;
+	struct udp_wait u;
+	struct tunnel_stats st;
+	uint8_t acc[32] = { 0 };
+
+	world_init(&w, TUN_UDP, 0, 0, PLAINTEXT_ALLOW, PLAINTEXT_ALLOW);
+	memset(&u, 0, sizeof(u));
+	u.fd = udp_client();
+	for (int i = 0; i < 8; i++) {
+		udp_burst(&u, &w.imp_addr, 1, acc, 100);
+		run_for(0.2, NULL, NULL);
+	}
+	udp_drain(&u);
+	CHECK_UINT(u.got, 8);
+	tunnel_get_stats(w.imp, &st);
+	CHECK_UINT(st.sessions, 1);
+	CHECK_UINT(st.conns_total, 1);
+	run_for(3, no_sessions, &w);
+	tunnel_get_stats(w.imp, &st);
+	CHECK_UINT(st.sessions, 0);
+	close(u.fd);
+	world_free(&w);
+}
+
 static const struct test tests[] = {
+	TEST(udp_idle_extends),
+	TEST(session_limit),
+	TEST(through_tuntab),
+	TEST(tcpudp_end_overtakes_data),
 	TEST(attach_later),
 	TEST(tcp_pipe_half_close), TEST(tcpudp_chunks_and_early_bytes),
 	TEST(udp_plaintext_with_hypernat_peer),

@@ -7,9 +7,11 @@
 // For tcp, udp and tcpudp, both ways:
 //   js-server-c-client-P: hyper-nat server -p S -s SECRET, TOOL client -l L -r S -k KEY
 //   c-server-js-client-P: TOOL server -p S -s SECRET, hyper-nat client -l L -r S -k KEY
+//   c-server-c-client-P (udp, tcpudp): hypernatd both ends, encrypted datagrams
 // with local echo services on S; bytes (tcp, tcpudp) and datagrams (udp)
 // sent to L must come back intact (sha256).  keys: both print the same
 // base58 key for the same secret, and it is DHT.keyPair(DHT.hash(secret)).
+// cli-text: both print the same start-up text, errors and exit status.
 //
 // Usage: node hypernat.js TOOL [case...]   (HN_DEBUG=1 shows the processes)
 'use strict'
@@ -222,9 +224,35 @@ async function cServerJsClient (net0, proto) {
     await sleep(500) // it prints "ready" before its listen() completes
     const err = await traffic(proto, L)
     check(err === null, err)
+    // hyper-nat offers no capabilities: raw datagrams, as it speaks
+    if (proto !== 'tcp') await c.expect(/connection open \(.*, plaintext datagrams\)/, 5000)
   } finally {
     if (js) await js.kill()
     await c.kill()
+    e.close()
+  }
+}
+
+// hypernatd on both ends through the same front end: datagrams are
+// encrypted between them (the server logs it per connection).
+async function cServerCClient (net0, proto) {
+  const S = randomPort(); const L = randomPort()
+  const secret = crypto.randomBytes(8).toString('hex')
+  const e = await echo(S)
+  const srv = hypernatd('hypernatd-server', ['server', '-p', String(S), '--protocol', proto, '-s', secret], net0.bootstrap)
+  let cli
+  try {
+    const key = keyOf(await srv.expect(/npx hyper-nat client .* -k /))
+    await srv.expect(/listening for remote connections/)
+    await sleep(2000)
+    cli = hypernatd('hypernatd-client', ['client', '-l', String(L), '-r', String(S), '--protocol', proto, '-k', key], net0.bootstrap)
+    await cli.expect(READY[proto])
+    const err = await traffic(proto, L)
+    check(err === null, err)
+    await srv.expect(/connection open \(.*, encrypted datagrams\)/, 5000)
+  } finally {
+    if (cli) await cli.kill()
+    await srv.kill()
     e.close()
   }
 }
@@ -269,13 +297,74 @@ async function configVerbatim (net0, cServer) {
   }
 }
 
+// Run a command line to its end (or for `ms`, then stop it): stdout and
+// stderr lines and the exit code.
+function runText (cmd, args, env, ms, upTo) {
+  return new Promise((resolve) => {
+    const cwd = require('fs').mkdtempSync(path.join(os.tmpdir(), 'hn-'))
+    const p = spawn(cmd, args, { cwd, env: { ...process.env, ...env } })
+    let out = ''; let err = ''
+    p.stdout.on('data', (b) => {
+      out += b
+      // enough seen: stop it (a moment later, for a warning on stderr)
+      if (upTo && out.split('\n').slice(0, -1).some((l) => upTo.test(l))) setTimeout(() => p.kill('SIGKILL'), 200)
+    })
+    p.stderr.on('data', (b) => { err += b })
+    const t = setTimeout(() => p.kill('SIGKILL'), ms)
+    p.on('exit', (code) => {
+      clearTimeout(t)
+      require('fs').rmSync(cwd, { recursive: true, force: true })
+      resolve({ out: out.split('\n'), err: err.split('\n'), code })
+    })
+  })
+}
+
+// The start-up text of both front ends, line for line, against the real
+// hyper-nat: errors (whole output and exit status), warnings, and what is
+// printed before the mappings start (up to the command block).
+async function cliText (net0) {
+  const KEY = 'DHUJWe9KAAYTYrFLZxkRRJTV76699omiQLAKPTPTmu6w'
+  const cases = [
+    [['server', '-p', '1,2', '--protocol', 'tcp,udp,tcpudp', '-s', 'x']],
+    [['server', '-p', 'x,y', '-s', 'x']],
+    [['client', '-l', '1,2', '-r', '3', '-k', KEY]],
+    [['client', '-l', '1,2', '-r', '3,4', '--protocol', 'tcp,udp,udp', '-k', KEY]],
+    [['server', '-p', '7913,7915', '--protocol', 'udp,tcp', '-s', 'thisisaseretsecret'], /=== END COMMAND ===/],
+    [['server', '-p', '3000abc, 12 ,x,,1e3', '--protocol', 'tcp tcpudp', '-s', 'x']],
+    [['server', '-p', '3000abc, 12 ,x,,1e3', '--protocol', ' tcpudp', '-s', 'x'], /=== END COMMAND ===/],
+    [['server', '-p', '7917', '--protocol', 'tcpx', '-s', 'x'], /=== END COMMAND ===/],
+    [['client', '-l', '8080,8081', '-r', '80,443', '--protocol', 'udp,tcpudp', '-k', KEY], /starting up from config/]
+  ]
+  for (const [args, upTo] of cases) {
+    const ms = upTo ? 3000 : 20000
+    const a = await runText(process.execPath, ['--require', PRELOAD, HN, ...args], { HN_BOOTSTRAP: net0.bootstrap.join(',') }, ms, upTo)
+    const b = await runText(TOOL, ['hncli', ...args], { HYPERNAT_BOOTSTRAP: net0.bootstrap.join(',') }, ms, upTo)
+    const cut = (lines) => {
+      if (!upTo) return lines
+      const i = lines.findIndex((l) => upTo.test(l))
+      return i < 0 ? lines : lines.slice(0, i + 1)
+    }
+    const what = args.join(' ')
+    check(JSON.stringify(cut(a.out)) === JSON.stringify(cut(b.out)),
+      what + ': stdout differs:\n  hyper-nat ' + JSON.stringify(cut(a.out)) + '\n  hypernatd ' + JSON.stringify(cut(b.out)))
+    // after start-up hyper-nat reports its own connection errors: only
+    // the option warnings count there
+    const warn = (lines) => lines.filter((l) => (upTo ? /^Invalid/ : /^(Error|Invalid)/).test(l))
+    check(JSON.stringify(warn(a.err)) === JSON.stringify(warn(b.err)),
+      what + ': stderr differs: ' + JSON.stringify(warn(a.err)) + ' / ' + JSON.stringify(warn(b.err)))
+    if (!upTo) check(a.code === b.code, what + ': exit ' + a.code + ' / ' + b.code)
+  }
+}
+
 async function main () {
   const net0 = await network(4)
-  const cases = [['keys', () => sameKeys(net0)]]
+  const cases = [['keys', () => sameKeys(net0)], ['cli-text', () => cliText(net0)]]
   for (const p of ['tcp', 'udp', 'tcpudp']) {
     cases.push(['js-server-c-client-' + p, () => jsServerCClient(net0, p)])
     cases.push(['c-server-js-client-' + p, () => cServerJsClient(net0, p)])
   }
+  cases.push(['c-server-c-client-udp', () => cServerCClient(net0, 'udp')])
+  cases.push(['c-server-c-client-tcpudp', () => cServerCClient(net0, 'tcpudp')])
   cases.push(['config-verbatim-c-server', () => configVerbatim(net0, true)])
   cases.push(['config-verbatim-js-server', () => configVerbatim(net0, false)])
   let pass = 0; let fail = 0
