@@ -64,6 +64,19 @@ static const struct pol policy[HNCTL_A_MAX] = {
 	[HNCTL_A_DHT_ADDR] = { POL_STR, 0, "dht address" },
 	[HNCTL_A_DHT_CLIENT_PORT] = { POL_U16, 0, "dht client port" },
 	[HNCTL_A_DHT_N_BOOTSTRAP] = { POL_U32, 0, "dht bootstrap nodes" },
+	[HNCTL_A_CONNS_OPEN] = { POL_U32, 0, "open connections" },
+	[HNCTL_A_CONNS_TOTAL] = { POL_U64, 0, "connections" },
+	[HNCTL_A_BYTES_IN] = { POL_U64, 0, "bytes in" },
+	[HNCTL_A_BYTES_OUT] = { POL_U64, 0, "bytes out" },
+	[HNCTL_A_DGRAMS_IN] = { POL_U64, 0, "datagrams in" },
+	[HNCTL_A_DGRAMS_OUT] = { POL_U64, 0, "datagrams out" },
+	[HNCTL_A_DROPS] = { POL_U64, 0, "drops" },
+	[HNCTL_A_CONN_KEY] = { POL_BIN, 32, "connection key" },
+	[HNCTL_A_CONN_PATH] = { POL_STR, 0, "connection path" },
+	[HNCTL_A_CONN_REMOTE] = { POL_STR, 0, "connection remote" },
+	[HNCTL_A_CONN_LOCAL] = { POL_STR, 0, "connection local" },
+	[HNCTL_A_CONN_RTT] = { POL_U32, 0, "connection rtt" },
+	[HNCTL_A_CONN_SECURE] = { POL_U8, 0, "connection encrypted" },
 };
 
 static const char *const msg_names[HNCTL_MSG_MAX] = {
@@ -75,6 +88,7 @@ static const char *const msg_names[HNCTL_MSG_MAX] = {
 	[HNCTL_MSG_TUNNEL_DEL] = "del",
 	[HNCTL_MSG_RELOAD] = "reload",
 	[HNCTL_MSG_LOG_LEVEL] = "log-level",
+	[HNCTL_MSG_CONN] = "connection",
 };
 
 static bool

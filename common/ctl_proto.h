@@ -40,6 +40,11 @@
  *               TUNNEL_ADD, TUNNEL_DEL, RELOAD, LOG_LEVEL; attributes 1-30.
  *   2026-11-25  STATUS: the DHT node's state, attributes 31-39 (optional:
  *               a daemon without a node sends none of them).
+ *   2026-11-25  traffic: TUNNEL and PEER messages carry the tunnel's
+ *               counters (40-46); STATUS their sum; a PEER_LIST dump
+ *               follows each PEER message with one CONN message per open
+ *               connection (type 24, attributes 47-52 and the counters),
+ *               in the same record.  Readers that do not know CONN skip it.
  */
 #ifndef HN_CTL_PROTO_H
 #define HN_CTL_PROTO_H
@@ -66,6 +71,8 @@ enum hnctl_msg {
 	HNCTL_MSG_TUNNEL_DEL = 21,	/* -> ack */
 	HNCTL_MSG_RELOAD = 22,		/* -> ack with counts and message */
 	HNCTL_MSG_LOG_LEVEL = 23,	/* -> ack */
+	HNCTL_MSG_CONN = 24,		/* in a PEER_LIST dump: an open connection
+					 * of the PEER message before it */
 	HNCTL_MSG_MAX
 };
 
@@ -114,6 +121,19 @@ enum hnctl_attr {
 	HNCTL_A_DHT_ADDR = 37,		/* str: the server socket, "a.b.c.d:port" */
 	HNCTL_A_DHT_CLIENT_PORT = 38,	/* u16: the client socket's port */
 	HNCTL_A_DHT_N_BOOTSTRAP = 39,	/* u32: configured bootstrap nodes */
+	HNCTL_A_CONNS_OPEN = 40,	/* u32: open peer connections */
+	HNCTL_A_CONNS_TOTAL = 41,	/* u64: peer connections opened */
+	HNCTL_A_BYTES_IN = 42,		/* u64: stream bytes from peers */
+	HNCTL_A_BYTES_OUT = 43,		/* u64: stream bytes to peers */
+	HNCTL_A_DGRAMS_IN = 44,		/* u64 */
+	HNCTL_A_DGRAMS_OUT = 45,	/* u64 */
+	HNCTL_A_DROPS = 46,		/* u64: datagrams counted and dropped */
+	HNCTL_A_CONN_KEY = 47,		/* bin 32: the peer's public key */
+	HNCTL_A_CONN_PATH = 48,		/* str: lan, direct, punched, relayed */
+	HNCTL_A_CONN_REMOTE = 49,	/* str: the peer's "a.b.c.d:port" */
+	HNCTL_A_CONN_LOCAL = 50,	/* str: the local client or service */
+	HNCTL_A_CONN_RTT = 51,		/* u32: smoothed RTT in microseconds */
+	HNCTL_A_CONN_SECURE = 52,	/* u8: datagrams encrypted */
 	HNCTL_A_MAX
 };
 
@@ -133,6 +153,8 @@ enum hnctl_origin {
 	HNCTL_ORIGIN_RUNTIME = 2,
 };
 
+/* Most CONN messages after one PEER message (the rest are only counted). */
+#define HNCTL_CONN_SHOW_MAX	32
 /* Most HNCTL_A_ALLOW attributes in one message. */
 #define HNCTL_ALLOW_MAX		32
 /* Longest HNCTL_A_MESSAGE and other strings, with the NUL. */

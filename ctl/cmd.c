@@ -55,6 +55,44 @@ hctl_tunnel_decode(const struct ctl_attrs *a, struct tunnel_info *t)
 	    "config" : "runtime";
 	t->config_line = ctl_attr_u32(a, HNCTL_A_CONFIG_LINE, 0);
 	t->state = ctl_attr_str(a, HNCTL_A_STATE, "");
+	hctl_traffic_decode(a, &t->traffic);
+	return true;
+}
+
+void
+hctl_traffic_decode(const struct ctl_attrs *a, struct traffic_info *t)
+{
+	memset(t, 0, sizeof(*t));
+	if (a->tb[HNCTL_A_CONNS_OPEN] == NULL)
+		return;
+	t->has = true;
+	t->conns_open = ctl_attr_u32(a, HNCTL_A_CONNS_OPEN, 0);
+	t->conns_total = ctl_attr_u64(a, HNCTL_A_CONNS_TOTAL, 0);
+	t->bytes_in = ctl_attr_u64(a, HNCTL_A_BYTES_IN, 0);
+	t->bytes_out = ctl_attr_u64(a, HNCTL_A_BYTES_OUT, 0);
+	t->dgrams_in = ctl_attr_u64(a, HNCTL_A_DGRAMS_IN, 0);
+	t->dgrams_out = ctl_attr_u64(a, HNCTL_A_DGRAMS_OUT, 0);
+	t->drops = ctl_attr_u64(a, HNCTL_A_DROPS, 0);
+}
+
+bool
+hctl_conn_decode(const struct ctl_attrs *a, struct conn_info *c)
+{
+	const uint8_t *k = ctl_attr_bin(a, HNCTL_A_CONN_KEY);
+
+	memset(c, 0, sizeof(*c));
+	if (k == NULL)
+		return false;
+	key_b58(c->key, k);
+	snprintf(c->path, sizeof(c->path), "%s",
+	    ctl_attr_str(a, HNCTL_A_CONN_PATH, "?"));
+	snprintf(c->remote, sizeof(c->remote), "%s",
+	    ctl_attr_str(a, HNCTL_A_CONN_REMOTE, "?"));
+	snprintf(c->local, sizeof(c->local), "%s",
+	    ctl_attr_str(a, HNCTL_A_CONN_LOCAL, "?"));
+	c->rtt_us = ctl_attr_u32(a, HNCTL_A_CONN_RTT, 0);
+	c->secure = ctl_attr_u8(a, HNCTL_A_CONN_SECURE, 0) != 0;
+	hctl_traffic_decode(a, &c->traffic);
 	return true;
 }
 
@@ -180,6 +218,7 @@ status_cb(const struct nlmsghdr *nlh, const struct ctl_attrs *a, void *arg)
 	s.nbootstrap = ctl_attr_u32(a, HNCTL_A_DHT_N_BOOTSTRAP, 0);
 	s.dht_addr = ctl_attr_str(a, HNCTL_A_DHT_ADDR, "?");
 	s.client_port = ctl_attr_u16(a, HNCTL_A_DHT_CLIENT_PORT, 0);
+	hctl_traffic_decode(a, &s.traffic);
 	h->out->status(&s);
 }
 
@@ -233,21 +272,43 @@ struct dump_ctx {
 	struct hctl	*h;
 	size_t		 n;
 	bool		 peers;
+	/* peers: a tunnel is printed once its CONN messages are in */
+	bool		 pending;
+	struct tunnel_info t;
 };
+
+static void
+dump_flush(struct dump_ctx *d)
+{
+	if (!d->pending)
+		return;
+	d->h->out->peer(&d->t);
+	d->pending = false;
+}
 
 static void
 dump_cb(const struct nlmsghdr *nlh, const struct ctl_attrs *a, void *arg)
 {
 	struct dump_ctx *d = arg;
-	struct tunnel_info t;
 
-	if (!hctl_tunnel_decode(a, &t))
+	if (nlh->nlmsg_type == HNCTL_MSG_CONN) {
+		if (d->peers && d->pending && d->t.nconns < HNCTL_CONN_SHOW_MAX &&
+		    hctl_conn_decode(a, &d->t.conns[d->t.nconns]))
+			d->t.nconns++;
 		return;
-	if (d->peers)
-		d->h->out->peer(&t);
-	else
-		d->h->out->tunnel(&t);
+	}
+	dump_flush(d);
+	if (!hctl_tunnel_decode(a, &d->t))
+		return;
 	d->n++;
+	if (!d->peers) {
+		d->h->out->tunnel(&d->t);
+		return;
+	}
+	/* the record this points into may be gone when it is printed */
+	snprintf(d->t.state_buf, sizeof(d->t.state_buf), "%s", d->t.state);
+	d->t.state = d->t.state_buf;
+	d->pending = true;
 }
 
 static int
@@ -255,16 +316,20 @@ cmd_dump(struct hctl *h, const char *cmd, uint16_t type, bool peers,
     int argc, char **argv)
 {
 	uint64_t buf[HNCTL_RECORD_MAX / 8];
-	struct dump_ctx d = { h, 0, peers };
+	static struct dump_ctx d;
 	const char *what = peers ? "peers" : "tunnels";
 	char msg[HNCTL_STR_MAX];
 	int result, ex;
 
 	if (argc > 1)
 		return usage_error(cmd, "unexpected argument: %s", argv[1]);
+	memset(&d, 0, sizeof(d));
+	d.h = h;
+	d.peers = peers;
 	h->out->list_begin(what);
 	ex = exchange(h, cmd, ctl_msg_start(buf, type, NLM_F_DUMP, 0),
 	    dump_cb, &d, &result, msg, sizeof(msg));
+	dump_flush(&d);
 	if (ex != HCTL_EXIT_OK)
 		return ex;
 	h->out->list_end(what, d.n);

@@ -52,6 +52,24 @@ int	hctl_request(struct hctl_conn *c, struct nlmsghdr *req,
 
 /* ------------------------------------------------------------ decoded replies */
 
+/* Counters of a tunnel, a connection or (status) all tunnels. */
+struct traffic_info {
+	bool		 has;		/* the daemon sent them */
+	uint32_t	 conns_open;
+	uint64_t	 conns_total;
+	uint64_t	 bytes_in, bytes_out, dgrams_in, dgrams_out, drops;
+};
+
+/* One open peer connection (CONN message). */
+struct conn_info {
+	char		 key[HCTL_KEY_LEN];
+	char		 path[12];
+	char		 remote[24], local[24];
+	uint32_t	 rtt_us;
+	bool		 secure;
+	struct traffic_info traffic;
+};
+
 struct status_info {
 	const char	*version;
 	uint32_t	 pid;
@@ -71,6 +89,7 @@ struct status_info {
 	uint32_t	 nodes, nbootstrap;
 	const char	*dht_addr;
 	uint16_t	 client_port;
+	struct traffic_info traffic;	/* summed over tunnels */
 };
 
 struct tunnel_info {
@@ -86,10 +105,19 @@ struct tunnel_info {
 	const char	*origin;	/* "config", "runtime" */
 	uint32_t	 config_line;	/* 0 if not from the config */
 	const char	*state;
+	struct traffic_info traffic;
+	/* peers: the open connections shown (traffic.conns_open may be more) */
+	struct conn_info conns[HNCTL_CONN_SHOW_MAX];
+	size_t		 nconns;
+	char		 state_buf[256];	/* state, when kept past its record */
 };
 
 /* Fill `t` from a TUNNEL/PEER message's attributes; false if unusable. */
 bool	hctl_tunnel_decode(const struct ctl_attrs *a, struct tunnel_info *t);
+/* Counters 40-46 of a message, if present. */
+void	hctl_traffic_decode(const struct ctl_attrs *a, struct traffic_info *t);
+/* A CONN message; false if unusable. */
+bool	hctl_conn_decode(const struct ctl_attrs *a, struct conn_info *c);
 
 /* ------------------------------------------------------------ output */
 

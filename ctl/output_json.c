@@ -26,6 +26,26 @@ js_begin(const char *cmd)
 }
 
 static void
+traffic_obj(const char *key, const struct traffic_info *t, bool conns)
+{
+	if (!t->has) {
+		json_null(&j, key);
+		return;
+	}
+	json_obj_begin(&j, key);
+	if (conns) {
+		json_uint(&j, "connections_open", t->conns_open);
+		json_uint(&j, "connections_total", t->conns_total);
+	}
+	json_uint(&j, "bytes_in", t->bytes_in);
+	json_uint(&j, "bytes_out", t->bytes_out);
+	json_uint(&j, "datagrams_in", t->dgrams_in);
+	json_uint(&j, "datagrams_out", t->dgrams_out);
+	json_uint(&j, "drops", t->drops);
+	json_obj_end(&j);
+}
+
+static void
 js_status(const struct status_info *s)
 {
 	json_obj_begin(&j, "status");
@@ -62,6 +82,7 @@ js_status(const struct status_info *s)
 	json_uint(&j, "imports", s->imports);
 	json_uint(&j, "runtime", s->runtime);
 	json_obj_end(&j);
+	traffic_obj("traffic", &s->traffic, true);
 	json_obj_end(&j);
 }
 
@@ -121,11 +142,26 @@ js_tunnel(const struct tunnel_info *t)
 static void
 js_peer(const struct tunnel_info *t)
 {
+	size_t k;
+
 	json_obj_begin(&j, NULL);
 	tunnel_fields(t, true);
-	/* no connection data exists until the transport does */
 	json_arr_begin(&j, "connections");
+	for (k = 0; k < t->nconns; k++) {
+		const struct conn_info *c = &t->conns[k];
+
+		json_obj_begin(&j, NULL);
+		json_str(&j, "key", c->key);
+		json_str(&j, "path", c->path);
+		json_str(&j, "remote", c->remote);
+		json_str(&j, "local", c->local);
+		json_uint(&j, "rtt_us", c->rtt_us);
+		json_bool(&j, "encrypted", c->secure);
+		traffic_obj("traffic", &c->traffic, false);
+		json_obj_end(&j);
+	}
 	json_arr_end(&j);
+	traffic_obj("traffic", &t->traffic, true);
 	json_str(&j, "state", t->state);
 	json_obj_end(&j);
 }

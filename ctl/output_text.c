@@ -11,6 +11,21 @@ text_begin(const char *cmd)
 {
 }
 
+/* "2 open connections (5 opened), in 1200 B / 10 datagrams, out ..., 0 dropped" */
+static void
+print_traffic(const char *prefix, const struct traffic_info *t, bool conns)
+{
+	printf("%s", prefix);
+	if (conns)
+		printf("%u open connection%s (%llu opened), ", t->conns_open,
+		    t->conns_open == 1 ? "" : "s",
+		    (unsigned long long)t->conns_total);
+	printf("in %llu B / %llu datagrams, out %llu B / %llu datagrams, "
+	    "%llu dropped\n", (unsigned long long)t->bytes_in,
+	    (unsigned long long)t->dgrams_in, (unsigned long long)t->bytes_out,
+	    (unsigned long long)t->dgrams_out, (unsigned long long)t->drops);
+}
+
 static void
 text_status(const struct status_info *s)
 {
@@ -39,6 +54,8 @@ text_status(const struct status_info *s)
 	printf("  tunnels:    %u export%s, %u import%s (%u added at runtime)\n",
 	    s->exports, s->exports == 1 ? "" : "s", s->imports,
 	    s->imports == 1 ? "" : "s", s->runtime);
+	if (s->traffic.has)
+		print_traffic("  traffic:    ", &s->traffic, true);
 }
 
 static void
@@ -102,12 +119,37 @@ text_peer(const struct tunnel_info *t)
 {
 	char id[32];
 
+	char paths[40] = "";
+	size_t k;
+
 	if (rows++ == 0)
 		print_header("peers");
-	/* no connection data exists until the transport does: say so */
+	/* the PATH column: the paths of the open connections, once each */
+	for (k = 0; k < t->nconns; k++) {
+		if (strstr(paths, t->conns[k].path) != NULL)
+			continue;
+		if (strlen(paths) + strlen(t->conns[k].path) + 2 > sizeof(paths))
+			break;
+		if (paths[0])
+			strcat(paths, ",");
+		strcat(paths, t->conns[k].path);
+	}
 	printf("%-7s %-12s %-44s %-8s %s\n", t->kind,
-	    tunnel_id(t, id, sizeof(id)), t->peer[0] ? t->peer : "-", "-",
-	    t->state);
+	    tunnel_id(t, id, sizeof(id)), t->peer[0] ? t->peer : "-",
+	    paths[0] ? paths : "-", t->state);
+	for (k = 0; k < t->nconns; k++) {
+		const struct conn_info *c = &t->conns[k];
+
+		printf("        %s %s via %s, local %s, rtt %.1f ms, %s "
+		    "datagrams\n", c->key, c->path, c->remote, c->local,
+		    c->rtt_us / 1000.0, c->secure ? "encrypted" : "plaintext");
+		print_traffic("          ", &c->traffic, false);
+	}
+	if (t->traffic.has && t->traffic.conns_open > t->nconns)
+		printf("        (%u more connections)\n",
+		    (unsigned)(t->traffic.conns_open - t->nconns));
+	if (t->traffic.has)
+		print_traffic("        total: ", &t->traffic, true);
 }
 
 static void

@@ -111,6 +111,16 @@ out_put(struct client *cl, const struct nlmsghdr *nlh)
 	cl->curlen += nlh->nlmsg_len;
 }
 
+/* Append messages already laid out back to back (one group). */
+static void
+out_put_group(struct client *cl, const uint8_t *p, size_t len)
+{
+	if (cl->curlen + len > sizeof(cl->cur))
+		out_flush_cur(cl);
+	memcpy(cl->cur + cl->curlen, p, len);
+	cl->curlen += len;
+}
+
 static void
 reply_error(struct client *cl, const struct nlmsghdr *req, uint32_t seq,
     int error, const char *msg)
@@ -129,6 +139,63 @@ put_key(struct nlmsghdr *nlh, uint16_t type, const uint8_t *k)
 }
 
 /* One TUNNEL or PEER message for table entry i. */
+/* A tunnel's counters (or their sum) as attributes 40-46. */
+static void
+put_counters(struct nlmsghdr *nlh, const struct tun_stats *st)
+{
+	mnl_attr_put_u32(nlh, HNCTL_A_CONNS_OPEN, st->conns_open);
+	mnl_attr_put_u64(nlh, HNCTL_A_CONNS_TOTAL, st->conns_total);
+	mnl_attr_put_u64(nlh, HNCTL_A_BYTES_IN, st->bytes_in);
+	mnl_attr_put_u64(nlh, HNCTL_A_BYTES_OUT, st->bytes_out);
+	mnl_attr_put_u64(nlh, HNCTL_A_DGRAMS_IN, st->dgrams_in);
+	mnl_attr_put_u64(nlh, HNCTL_A_DGRAMS_OUT, st->dgrams_out);
+	mnl_attr_put_u64(nlh, HNCTL_A_DROPS, st->drops);
+}
+
+/*
+ * CONN messages for the open connections of entry i, laid out from `p`
+ * (at most `cap` bytes, HNCTL_CONN_SHOW_MAX messages).  Returns the bytes
+ * used.
+ */
+static size_t
+build_conns(struct control *c, uint8_t *p, size_t cap, uint32_t seq,
+    size_t i)
+{
+	struct tun_peer tp[HNCTL_CONN_SHOW_MAX];
+	uint64_t buf[HNCTL_RECORD_MAX / 8];
+	struct nlmsghdr *nlh;
+	struct tun_stats st;
+	char a[HN_ADDR_STRLEN];
+	size_t n, k, used = 0;
+
+	n = tuntab_peers(&c->h->tab, i, tp, HNCTL_CONN_SHOW_MAX);
+	for (k = 0; k < n && k < HNCTL_CONN_SHOW_MAX; k++) {
+		nlh = ctl_msg_start(buf, HNCTL_MSG_CONN, NLM_F_MULTI, seq);
+		put_key(nlh, HNCTL_A_CONN_KEY, tp[k].remote_pk);
+		ctl_attr_put_str(nlh, HNCTL_A_CONN_PATH, tp[k].path);
+		ctl_attr_put_str(nlh, HNCTL_A_CONN_REMOTE,
+		    addr_format(&tp[k].remote, a));
+		ctl_attr_put_str(nlh, HNCTL_A_CONN_LOCAL,
+		    addr_format(&tp[k].local, a));
+		mnl_attr_put_u32(nlh, HNCTL_A_CONN_RTT, tp[k].rtt_us);
+		mnl_attr_put_u8(nlh, HNCTL_A_CONN_SECURE, tp[k].secure);
+		memset(&st, 0, sizeof(st));
+		st.bytes_in = tp[k].bytes_in;
+		st.bytes_out = tp[k].bytes_out;
+		st.dgrams_in = tp[k].dgrams_in;
+		st.dgrams_out = tp[k].dgrams_out;
+		st.drops = tp[k].drops;
+		st.conns_open = 1;
+		st.conns_total = 1;
+		put_counters(nlh, &st);
+		if (used + nlh->nlmsg_len > cap)
+			break;
+		memcpy(p + used, nlh, nlh->nlmsg_len);
+		used += nlh->nlmsg_len;
+	}
+	return used;
+}
+
 static struct nlmsghdr *
 build_tunnel(struct control *c, void *buf, uint16_t type, uint16_t flags,
     uint32_t seq, size_t i, bool peers)
@@ -137,6 +204,7 @@ build_tunnel(struct control *c, void *buf, uint16_t type, uint16_t flags,
 	const struct tundef *d = &e->def;
 	struct nlmsghdr *nlh = ctl_msg_start(buf, type, flags, seq);
 	uint8_t sk[KEYS_PK_LEN];
+	struct tun_stats st;
 	char state[200];
 	size_t k;
 
@@ -163,6 +231,8 @@ build_tunnel(struct control *c, void *buf, uint16_t type, uint16_t flags,
 		mnl_attr_put_u32(nlh, HNCTL_A_CONFIG_LINE, d->line);
 	tuntab_state(&c->h->tab, i, state, sizeof(state));
 	ctl_attr_put_str(nlh, HNCTL_A_STATE, state);
+	if (tuntab_stats(&c->h->tab, i, &st))
+		put_counters(nlh, &st);
 	return nlh;
 }
 
@@ -175,19 +245,26 @@ static void
 dump_step(struct client *cl)
 {
 	uint64_t buf[HNCTL_RECORD_MAX / 8];
+	uint64_t group[HNCTL_RECORD_MAX / 8];
 	struct control *c = cl->ctl;
 	struct nlmsghdr *nlh;
 	bool peers = cl->dump == DUMP_PEERS;
+	size_t len;
 
 	while (cl->dump_pos < c->h->tab.n) {
+		/* a tunnel and its connections go in one record */
 		nlh = build_tunnel(c, buf, cl->dump_type, NLM_F_MULTI,
 		    cl->dump_seq, cl->dump_pos, peers);
-		if (cl->curlen + nlh->nlmsg_len > sizeof(cl->cur) &&
-		    cl->curlen > 0) {
+		memcpy(group, nlh, nlh->nlmsg_len);
+		len = nlh->nlmsg_len;
+		if (peers)
+			len += build_conns(c, (uint8_t *)group + len,
+			    sizeof(group) - len, cl->dump_seq, cl->dump_pos);
+		if (cl->curlen + len > sizeof(cl->cur) && cl->curlen > 0) {
 			out_flush_cur(cl);
 			return;		/* the rest when this one is sent */
 		}
-		out_put(cl, nlh);
+		out_put_group(cl, (const uint8_t *)group, len);
 		cl->dump_pos++;
 	}
 	out_put(cl, ctl_msg_done(buf, cl->dump_seq));
@@ -240,9 +317,12 @@ handle_status(struct request *r)
 	uint64_t buf[HNCTL_RECORD_MAX / 8];
 	struct hnd *h = r->cl->ctl->h;
 	struct nlmsghdr *nlh;
+	struct tun_stats st, sum;
 	unsigned ex, im, rt;
 	uint64_t up = (uint64_t)(mono_now() - h->started);
 	char line[128];
+	bool any = false;
+	size_t i;
 
 	nlh = ctl_msg_start(buf, HNCTL_MSG_STATUS, 0, r->nlh->nlmsg_seq);
 	ctl_attr_put_str(nlh, HNCTL_A_VERSION, HND_VERSION);
@@ -263,6 +343,22 @@ handle_status(struct request *r)
 	mnl_attr_put_u32(nlh, HNCTL_A_N_EXPORTS, ex);
 	mnl_attr_put_u32(nlh, HNCTL_A_N_IMPORTS, im);
 	mnl_attr_put_u32(nlh, HNCTL_A_N_RUNTIME, rt);
+	/* the sum of every running tunnel's counters */
+	memset(&sum, 0, sizeof(sum));
+	for (i = 0; i < h->tab.n; i++) {
+		if (!tuntab_stats(&h->tab, i, &st))
+			continue;
+		any = true;
+		sum.conns_open += st.conns_open;
+		sum.conns_total += st.conns_total;
+		sum.bytes_in += st.bytes_in;
+		sum.bytes_out += st.bytes_out;
+		sum.dgrams_in += st.dgrams_in;
+		sum.dgrams_out += st.dgrams_out;
+		sum.drops += st.drops;
+	}
+	if (any)
+		put_counters(nlh, &sum);
 	out_put(r->cl, nlh);
 	return 0;
 }

@@ -223,6 +223,31 @@ tuntab_state(const struct tuntab *t, size_t i, char *buf, size_t cap)
 		t->ops->state(t->ops_ctx, e->handle, buf, cap);
 }
 
+bool
+tuntab_stats(const struct tuntab *t, size_t i, struct tun_stats *st)
+{
+	const struct tuntab_entry *e = &t->v[i];
+
+	memset(st, 0, sizeof(*st));
+	if (t->ops == NULL || t->ops->stats == NULL || e->start_err < 0 ||
+	    e->handle == NULL)
+		return false;
+	t->ops->stats(t->ops_ctx, e->handle, st);
+	return true;
+}
+
+size_t
+tuntab_peers(const struct tuntab *t, size_t i, struct tun_peer *out,
+    size_t cap)
+{
+	const struct tuntab_entry *e = &t->v[i];
+
+	if (t->ops == NULL || t->ops->peers == NULL || e->start_err < 0 ||
+	    e->handle == NULL)
+		return 0;
+	return t->ops->peers(t->ops_ctx, e->handle, out, cap);
+}
+
 static bool
 in_defs(const struct tundef *d, const struct tundef *defs, size_t n)
 {

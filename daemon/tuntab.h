@@ -66,10 +66,35 @@ struct tundef {
  * writes a one-line state into buf.  `handle` is the layer's own per-tunnel
  * pointer, kept by the table.
  */
+/* Counters of one tunnel, as the tunnel layer keeps them. */
+struct tun_stats {
+	uint64_t	bytes_in, bytes_out;	/* in: from peers to the local side */
+	uint64_t	dgrams_in, dgrams_out;
+	uint64_t	drops;			/* datagrams counted and dropped */
+	uint64_t	conns_total;		/* peer connections opened */
+	uint32_t	conns_open;
+};
+
+/* One open peer connection of a tunnel. */
+struct tun_peer {
+	uint8_t		remote_pk[KEYS_PK_LEN];
+	char		path[12];	/* "lan", "direct", "punched", "relayed" */
+	struct hn_addr	remote;		/* the peer on that path */
+	struct hn_addr	local;		/* the local client or service */
+	uint32_t	rtt_us;
+	bool		secure;		/* datagrams encrypted */
+	uint64_t	bytes_in, bytes_out, dgrams_in, dgrams_out, drops;
+};
+
 struct tuntab_ops {
 	int	(*start)(void *ctx, const struct tundef *def, void **handle);
 	void	(*stop)(void *ctx, void *handle);
 	void	(*state)(void *ctx, void *handle, char *buf, size_t cap);
+	/* Optional: the tunnel's counters, and up to `cap` of its open
+	 * connections (returns how many are open, may exceed cap). */
+	void	(*stats)(void *ctx, void *handle, struct tun_stats *st);
+	size_t	(*peers)(void *ctx, void *handle, struct tun_peer *out,
+		    size_t cap);
 };
 
 struct tuntab_entry {
@@ -125,6 +150,11 @@ int	 tuntab_add(struct tuntab *t, const struct tundef *d, char *why,
 void	 tuntab_remove(struct tuntab *t, size_t i);
 /* One-line state of entry i. */
 void	 tuntab_state(const struct tuntab *t, size_t i, char *buf, size_t cap);
+/* Counters of entry i; false when the layer has none (not running). */
+bool	 tuntab_stats(const struct tuntab *t, size_t i, struct tun_stats *st);
+/* Open connections of entry i (up to cap filled); 0 when not running. */
+size_t	 tuntab_peers(const struct tuntab *t, size_t i, struct tun_peer *out,
+	    size_t cap);
 
 /* What tuntab_apply_config() did. */
 struct tuntab_diff {

@@ -183,6 +183,9 @@ say "world:        $WORLD$([ $WORLD = loopback ] && echo ' (no root: no NATs)')"
 say "key of A:     $KEY_A"
 say "udp 7913:     $(echo "$udp" | json '"%d/%d datagrams echoed, rtt min/median/max %s ms" % (d["received"], d["sent"], "/".join(str(x) for x in (d["rtt_ms"] or []))) ')"
 say "tcp 7915:     $(echo "$tcp" | json '"%d bytes each way in %.2f s (%.1f Mbit/s both ways), sha256 %s" % (d["bytes"], d["seconds"], d["mbps"], "ok" if d["sha256_ok"] else "MISMATCH")')"
-say "paths (B):    $(ctl B -j peers | json '", ".join(sorted(set(c.get("path","?") for t in d.get("peers",[]) for c in t.get("connections",[]))))' 2>/dev/null)"
+paths=$(ctl B -j peers | json '", ".join(sorted(set(c["path"] for t in d["peers"] for c in t["connections"])))') ||
+	die "hypernatctl -j peers did not parse"
+say "paths (B):    ${paths:-none open}"
+[ -n "$paths" ] || ok=0
 [ $ok = 1 ] || die "traffic did not get through (logs: $T/*/log)"
 say "demo: ok"

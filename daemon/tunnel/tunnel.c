@@ -1205,8 +1205,48 @@ ops_state(void *ctx, void *handle, char *buf, size_t cap)
 	tunnel_state(handle, buf, cap);
 }
 
+static void
+ops_stats(void *ctx, void *handle, struct tun_stats *out)
+{
+	struct tunnel_stats st;
+
+	tunnel_get_stats(handle, &st);
+	out->bytes_in = st.bytes_in;
+	out->bytes_out = st.bytes_out;
+	out->dgrams_in = st.dgrams_in;
+	out->dgrams_out = st.dgrams_out;
+	out->drops = tunnel_stats_drops(&st);
+	out->conns_total = st.conns_total;
+	out->conns_open = st.conns_open;
+}
+
+static size_t
+ops_peers(void *ctx, void *handle, struct tun_peer *out, size_t cap)
+{
+	struct tunnel_peer tp[64];
+	size_t n = tunnel_peers(handle, tp, cap < 64 ? cap : 64), i;
+
+	for (i = 0; i < n && i < cap && i < 64; i++) {
+		memcpy(out[i].remote_pk, tp[i].remote_pk, KEYS_PK_LEN);
+		snprintf(out[i].path, sizeof(out[i].path), "%s",
+		    conn_path_name((enum conn_path)tp[i].path));
+		out[i].remote = tp[i].remote;
+		out[i].local = tp[i].local;
+		out[i].rtt_us = tp[i].rtt_us;
+		out[i].secure = tp[i].secure;
+		out[i].bytes_in = tp[i].bytes_in;
+		out[i].bytes_out = tp[i].bytes_out;
+		out[i].dgrams_in = tp[i].dgrams_in;
+		out[i].dgrams_out = tp[i].dgrams_out;
+		out[i].drops = tp[i].drops;
+	}
+	return n;
+}
+
 const struct tuntab_ops tunnel_ops = {
 	.start = ops_start,
 	.stop = ops_stop,
 	.state = ops_state,
+	.stats = ops_stats,
+	.peers = ops_peers,
 };

@@ -294,8 +294,8 @@ fake_state(void *ctx, void *handle, char *out, size_t cap)
 	snprintf(out, cap, "fake %u", (unsigned)(uintptr_t)handle);
 }
 
-static const struct tuntab_ops fake_ops = { fake_start, fake_stop,
-    fake_state };
+static const struct tuntab_ops fake_ops = { .start = fake_start,
+    .stop = fake_stop, .state = fake_state };
 
 static struct tundef
 exp_def(enum tun_proto p, uint16_t port, enum tun_origin o)
