@@ -73,6 +73,10 @@ struct holepuncher {
 	bool			 punching, connected, destroyed, randomized;
 	struct hn_timer		 timer;		/* strategy ticks */
 	struct hn_timer		 notify;	/* deferred on_analyzed */
+	/* sockets replaced by hp_reopen(), closed from a clean frame */
+	int			 dead[HP_MAX_REOPENS];
+	int			 ndead;
+	struct hn_timer		 reap;
 };
 
 static const uint8_t probe_byte[1] = { 0 };
@@ -302,6 +306,20 @@ open_sock(struct holepuncher *hp)
 	return s;
 }
 
+/*
+ * hp_reopen() runs from a datagram that arrived on the very socket it
+ * replaces; the adapter may still be walking that socket's receive batch,
+ * so the old socket is closed from a timer.
+ */
+static void
+on_reap(struct hn_timer *t)
+{
+	struct holepuncher *hp = container_of(t, struct holepuncher, reap);
+
+	while (hp->ndead > 0)
+		hp->cfg.sock_close(hp->cfg.sock_arg, hp->dead[--hp->ndead]);
+}
+
 /* ---------------------------------------------------------------- API */
 
 struct holepuncher *
@@ -319,6 +337,7 @@ hp_new(const struct hp_config *cfg, const struct hp_cbs *cbs)
 	hp->remote_firewall = cfg->remote_firewall;
 	hn_timer_init(&hp->timer, NULL);
 	hn_timer_init(&hp->notify, on_notify);
+	hn_timer_init(&hp->reap, on_reap);
 	hn_random(cfg->io, hp->local_secret, sizeof(hp->local_secret));
 	if (open_sock(hp) < 0)
 		goto out_socks;
@@ -341,6 +360,8 @@ hp_free(struct holepuncher *hp)
 	stop(hp);
 	detach_pings(hp);
 	release_socks(hp, -1);
+	hn_timer_cancel(hp->cfg.io, &hp->reap);
+	on_reap(&hp->reap);
 	randomized_end(hp);
 	sodium_memzero(hp->local_secret, sizeof(hp->local_secret));
 	free(hp->socks);
@@ -451,7 +472,8 @@ hp_reopen(struct holepuncher *hp)
 	hp->gen++;
 	if ((s = hp->cfg.sock_open(hp->cfg.sock_arg)) < 0)
 		return s;
-	hp->cfg.sock_close(hp->cfg.sock_arg, hp->socks[0]);
+	hp->dead[hp->ndead++] = hp->socks[0];	/* reopens <= HP_MAX_REOPENS */
+	hn_timer_after(hp->cfg.io, &hp->reap, 0);
 	hp->socks[0] = s;
 	nat_init(&hp->nat, hp->cfg.dht == NULL ||
 	    dht_is_firewalled(hp->cfg.dht));

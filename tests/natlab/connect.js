@@ -9,6 +9,7 @@
 //   node connect.js --prefix NS_PREFIX --bootstrap IP:PORT --cells CELLS
 //                   --pairs js-js,c-c,c-js,js-c --repeat N [--relay PK@IP]
 //                   [--c-tool "CMD ARGS"] [--addrs HOST=IP,...] [--out FILE.json]
+//                   [--log-dir DIR]
 //   The C tool gets "--bootstrap IP:PORT --host IP" (the host's address).
 //   CELLS: name:server_host:client_host:server_type[:relay],...
 //
@@ -39,7 +40,12 @@ class Proc {
     this.lines = []
     this.waiters = []
     this.exited = false
-    this.proc = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['pipe', 'pipe', 'ignore'] })
+    // --log-dir: each tool's stderr goes to a file there
+    const err = o['log-dir']
+      ? fs.openSync(path.join(o['log-dir'], `${ns}-${process.hrtime.bigint()}.log`), 'w')
+      : 'ignore'
+    this.proc = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['pipe', 'pipe', err] })
+    if (typeof err === 'number') fs.closeSync(err)
     let buf = ''
     this.proc.stdout.on('data', (d) => {
       buf += d.toString()

@@ -26,7 +26,8 @@
 #
 # Environment: HN_NODE_MODULES (default tests/interop/node_modules),
 # HN_C_PEER_TOOL, CONNECT_PAIRS (default js-js,c-c,c-js,js-c), CONNECT_REPEAT (attempts per cell and pair, default 1),
-# CONNECT_CELLS (a subset, by name), CONNECT_OUT (JSON of every attempt).
+# CONNECT_CELLS (a subset, by name), CONNECT_OUT (JSON of every attempt),
+# CONNECT_LOG_DIR (keep every peer's stderr there).
 # Root only; the lab is torn down on every exit.
 set -u
 cd "$(dirname "$0")" || exit 2
@@ -114,6 +115,7 @@ want=${CONNECT_PAIRS:-js-js,c-c,c-js,js-c}
 pairs=
 ctool_args=()
 [ -n "${HN_C_PEER_TOOL:-}" ] && ctool_args=(--c-tool "$HN_C_PEER_TOOL")
+[ -n "${CONNECT_LOG_DIR:-}" ] && ctool_args+=(--log-dir "$CONNECT_LOG_DIR")
 for p in ${want//,/ }; do
 	if [ "$p" != js-js ] && [ -z "${HN_C_PEER_TOOL:-}" ]; then
 		echo "skip $p: no C peer tool (HN_C_PEER_TOOL)"

@@ -251,6 +251,9 @@ hp_unstable_and_reopen(void)
 	for (int i = 0; i < HP_MAX_REOPENS; i++)
 		CHECK_INT(hp_reopen(hp), 0);
 	CHECK_INT(hp_reopen(hp), -EAGAIN);
+	/* the replaced sockets close later, from a timer */
+	CHECK_INT(e.open, 1 + HP_MAX_REOPENS);
+	sim_run_until(e.sim, 1);
 	CHECK_INT(e.open, 1);
 	memset(&p, 0, sizeof(p));
 	p.firewall = NOISE_FIREWALL_RANDOM;
@@ -266,6 +269,13 @@ hp_unstable_and_reopen(void)
 	CHECK_INT(hp_firewall(hp), NOISE_FIREWALL_RANDOM);
 	CHECK(hp_unstable(hp));		/* both RANDOM */
 	CHECK_INT(hp_punch(hp), -EOPNOTSUPP);
+	hp_free(hp);
+	CHECK_INT(e.open, 0);
+	/* freed with a replaced socket still pending: closed all the same */
+	sim_free(e.sim);
+	hp = env_hp(&e, false);
+	CHECK_INT(hp_reopen(hp), 0);
+	CHECK_INT(e.open, 2);
 	hp_free(hp);
 	CHECK_INT(e.open, 0);
 	sim_free(e.sim);
