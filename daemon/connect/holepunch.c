@@ -82,12 +82,13 @@ struct holepuncher {
 static const uint8_t probe_byte[1] = { 0 };
 
 static void	sample(struct holepuncher *hp, bool retry);
+static int	punch_ttl(const struct holepuncher *hp);
 
 static int
 send_ttl(struct holepuncher *hp, int sock, const struct hn_addr *to, int ttl)
 {
 	if (hp->cfg.send_ttl != NULL)
-		return hp->cfg.send_ttl(hp->cfg.sock_arg, sock, to, probe_byte,
+		return hp->cfg.send_ttl(hp->cfg.ttl_arg, sock, to, probe_byte,
 		    1, ttl);
 	return hn_send(hp->cfg.io, sock, to, probe_byte, 1);
 }
@@ -574,13 +575,25 @@ hp_remote_punching(const struct holepuncher *hp)
 	return hp->remote_punching;
 }
 
+/*
+ * The reference's TTL 5 for datagrams meant to open our own NAT only; with
+ * early_low_ttl configured (natlab.md §5.3) that TTL instead, since 5 hops
+ * can reach the peer's router and spring the conntrack trap.
+ */
+static int
+low_ttl(const struct holepuncher *hp)
+{
+	return hp->cfg.early_low_ttl_ms > 0 && hp->cfg.early_low_ttl > 0 ?
+	    hp->cfg.early_low_ttl : HP_TTL_LOW;
+}
+
 int
-hp_send_probe(struct holepuncher *hp, const struct hn_addr *to, bool low_ttl)
+hp_send_probe(struct holepuncher *hp, const struct hn_addr *to, bool low)
 {
 	if (hp->nsocks == 0)
 		return -EBADF;
-	return send_ttl(hp, hp->socks[0], to,
-	    low_ttl ? HP_TTL_LOW : HP_TTL_DEFAULT);
+	return send_ttl(hp, hp->socks[0], to, low ? low_ttl(hp) :
+	    punch_ttl(hp));
 }
 
 bool
@@ -662,7 +675,7 @@ tick_birthday(struct holepuncher *hp)
 			hp->low_ttl_rounds--;
 	}
 	(void)send_ttl(hp, hp->socks[hp->cycle++], &hp->target,
-	    hp->low_ttl_rounds > 0 ? HP_TTL_LOW : punch_ttl(hp));
+	    hp->low_ttl_rounds > 0 ? low_ttl(hp) : punch_ttl(hp));
 	hn_timer_after(hp->cfg.io, &hp->timer, HP_RANDOM_MS);
 }
 
@@ -712,7 +725,7 @@ open_birthday(struct holepuncher *hp)
 
 		if (s < 0)
 			break;		/* punch with what we have */
-		(void)send_ttl(hp, s, &hp->target, HP_TTL_LOW);
+		(void)send_ttl(hp, s, &hp->target, low_ttl(hp));
 	}
 }
 
