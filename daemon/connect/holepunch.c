@@ -576,9 +576,12 @@ hp_remote_punching(const struct holepuncher *hp)
 }
 
 /*
- * The reference's TTL 5 for datagrams meant to open our own NAT only; with
- * early_low_ttl configured (natlab.md §5.3) that TTL instead, since 5 hops
- * can reach the peer's router and spring the conntrack trap.
+ * The reference's TTL 5 for the open-session datagram, meant to open our
+ * own NAT only; with early_low_ttl configured (natlab.md §5.3) that TTL
+ * instead, since 5 hops can reach the peer's router and spring the
+ * conntrack trap.  Birthday sockets keep TTL 5: in the lab, TTL 2 there
+ * only delayed connections to public peers (measured), and the birthday
+ * side's peer is the consistent one that probes it anyway.
  */
 static int
 low_ttl(const struct holepuncher *hp)
@@ -675,7 +678,7 @@ tick_birthday(struct holepuncher *hp)
 			hp->low_ttl_rounds--;
 	}
 	(void)send_ttl(hp, hp->socks[hp->cycle++], &hp->target,
-	    hp->low_ttl_rounds > 0 ? low_ttl(hp) : punch_ttl(hp));
+	    hp->low_ttl_rounds > 0 ? HP_TTL_LOW : punch_ttl(hp));
 	hn_timer_after(hp->cfg.io, &hp->timer, HP_RANDOM_MS);
 }
 
@@ -725,7 +728,7 @@ open_birthday(struct holepuncher *hp)
 
 		if (s < 0)
 			break;		/* punch with what we have */
-		(void)send_ttl(hp, s, &hp->target, low_ttl(hp));
+		(void)send_ttl(hp, s, &hp->target, HP_TTL_LOW);
 	}
 }
 

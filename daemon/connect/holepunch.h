@@ -89,8 +89,9 @@ struct hp_config {
 	void		*ttl_arg;
 	/*
 	 * natlab.md §5.3, not in the reference: punches of the first
-	 * `early_low_ttl_ms` of a strategy go out with TTL `early_low_ttl`
-	 * (e.g. 300 ms, 2); needs send_ttl.  0: off (the reference).
+	 * `early_low_ttl_ms` of a strategy, and the open-session datagram,
+	 * go out with TTL `early_low_ttl` (e.g. 300 ms, 2); needs send_ttl.
+	 * 0: off (the reference).
 	 */
 	uint32_t	 early_low_ttl_ms;
 	int		 early_low_ttl;
