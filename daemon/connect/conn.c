@@ -164,6 +164,8 @@ struct conn_node {
 	struct conn_server	*servers;
 	struct conn		*conns;
 	struct hp_throttle	 throttle;	/* §8.4, per DHT node */
+	struct relay_server	*relay_srv;	/* serve_relay */
+	struct conn_server	*relay_listen;
 };
 
 static void	conn_close(struct conn *c, int err);
@@ -1754,6 +1756,148 @@ fail:
 	return c;
 }
 
+/* ------------------------------------------------------------ relay server */
+
+/* One relay-side UDX stream (§9 step 4). */
+struct rstream {
+	struct udx_stream	*s;
+	uint32_t		 remote_id;
+};
+
+static int
+rs_firewall(struct udx_stream *s, void *arg, int sock,
+    const struct hn_addr *from)
+{
+	struct rstream *rs = arg;
+
+	/* the peer's first packet tells where it is */
+	if (!udx_stream_is_connected(s) && from->port != 0)
+		(void)udx_stream_connect(s, sock, rs->remote_id, from);
+	return 0;
+}
+
+static void
+rs_on_close(struct udx_stream *s, void *arg, int err)
+{
+	((struct rstream *)arg)->s = NULL;
+}
+
+static const struct udx_stream_ops rs_ops = {
+	.on_close = rs_on_close,
+	.firewall = rs_firewall,
+};
+
+static int
+rsrv_create_stream(void *arg, struct relay_session *sess, uint64_t remote_id,
+    void **stream, uint64_t *local_id)
+{
+	struct conn_node *n = arg;
+	struct rstream *rs;
+	uint32_t id;
+	int i, err = -EEXIST;
+
+	if ((rs = calloc(1, sizeof(*rs))) == NULL)
+		return -ENOMEM;
+	rs->remote_id = (uint32_t)remote_id;
+	for (i = 0; i < 64 && err == -EEXIST; i++) {
+		hn_random(nio(n), &id, sizeof(id));
+		if (id != 0)
+			err = udx_stream_new(n->cfg.udx, id, &rs_ops, rs, &rs->s);
+	}
+	if (err != 0) {
+		free(rs);
+		return err;
+	}
+	*stream = rs;
+	*local_id = id;
+	return 0;
+}
+
+static void
+rsrv_link(void *arg, void *a, void *b)
+{
+	struct rstream *ra = a, *rb = b;
+
+	if (ra->s != NULL && rb->s != NULL) {
+		(void)udx_stream_relay_to(ra->s, rb->s);
+		(void)udx_stream_relay_to(rb->s, ra->s);
+	}
+}
+
+static void
+rsrv_destroy_stream(void *arg, void *stream)
+{
+	struct rstream *rs = stream;
+
+	if (rs->s != NULL)
+		udx_stream_destroy(rs->s);
+	free(rs);
+}
+
+static int
+rsess_send(void *arg, const uint8_t *msg, size_t len)
+{
+	return conn_write(arg, msg, len);
+}
+
+static void
+rsess_data(struct conn *c, const uint8_t *buf, size_t len, void *arg)
+{
+	if (relay_session_input(arg, buf, len) != 0)
+		conn_destroy(c);
+}
+
+static void
+rsess_close(struct conn *c, int err, void *arg)
+{
+	relay_session_free(arg);
+}
+
+static const struct conn_ops rsess_ops = {
+	.on_data = rsess_data,
+	.on_close = rsess_close,
+};
+
+static void
+relay_accept(struct conn_server *s, struct conn *c, void *arg)
+{
+	struct conn_node *n = arg;
+	struct relay_session *sess;
+
+	sess = relay_server_accept(n->relay_srv, conn_remote_key(c),
+	    rsess_send, c);
+	if (sess == NULL) {
+		conn_set_ops(c, NULL, NULL);
+		return;		/* closes on its own when the peer gives up */
+	}
+	conn_set_ops(c, &rsess_ops, sess);
+}
+
+int
+conn_node_serve_relay(struct conn_node *n, const struct keypair *kp)
+{
+	struct relay_server_cbs cbs;
+
+	if (!n->cfg.serve_relay)
+		return -EPERM;
+	if (n->relay_srv != NULL)
+		return -EALREADY;
+	memset(&cbs, 0, sizeof(cbs));
+	cbs.create_stream = rsrv_create_stream;
+	cbs.link = rsrv_link;
+	cbs.destroy_stream = rsrv_destroy_stream;
+	cbs.arg = n;
+	if ((n->relay_srv = relay_server_new(&cbs)) == NULL)
+		return -ENOMEM;
+	if ((n->relay_listen = conn_listen(n, kp, NULL, relay_accept, n)) ==
+	    NULL) {
+		relay_server_free(n->relay_srv);
+		n->relay_srv = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------------ node */
 
 static void
@@ -1807,6 +1951,7 @@ conn_node_free(struct conn_node *n)
 
 	if (n == NULL)
 		return;
+	n->relay_listen = NULL;		/* freed with the other servers */
 	while ((s = n->servers) != NULL) {
 		n->servers = s->next;
 		server_free(s);
@@ -1821,6 +1966,7 @@ conn_node_free(struct conn_node *n)
 		c->busy = 0;
 		conn_free(c);
 	}
+	relay_server_free(n->relay_srv);
 	udx_set_raw_handler(n->cfg.udx, NULL, NULL);
 	keys_wipe(&n->kp);
 	free(n);

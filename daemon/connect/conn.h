@@ -33,6 +33,13 @@
  * its on_close returns; nothing may touch it afterwards.  Callbacks never
  * run from inside the call that caused them (conn_connect() never calls
  * on_close before returning), except on_close from conn_destroy().
+ * Free order: conn_node_free() before dht_free() and udx_free() (it
+ * unlistens and destroys streams); DHT callbacks still pending then find
+ * their connection gone and are dropped.
+ *
+ * The adapter feeds every datagram of every socket (the main one and those
+ * sock_open() made) to udx_socket_input(); conn_node_new() installs the
+ * raw handler that passes the rest to dht_input() or to a puncher.
  */
 #ifndef HN_CONN_H
 #define HN_CONN_H
@@ -116,6 +123,14 @@ struct conn_node_config {
 
 struct conn_node *conn_node_new(const struct conn_node_config *cfg);
 void		 conn_node_free(struct conn_node *n);
+/*
+ * Serve as a blind relay (cfg.serve_relay must be set): listen on `kp`
+ * (peers name its public key in relayThrough) and pair the connections
+ * that ask.  0, -EPERM without serve_relay, -EALREADY, -ENOMEM.  (Added by
+ * connect; conn_node_free() stops it.)
+ */
+int		 conn_node_serve_relay(struct conn_node *n,
+		    const struct keypair *kp);
 /* The local addresses changed (netmon): re-learn, re-announce, reconnect. */
 void		 conn_node_addresses_changed(struct conn_node *n,
 		    const struct hn_addr *local, size_t nlocal);

@@ -21,6 +21,8 @@
 #include "sim/simnat.h"
 #include "daemon/connect/conn.h"
 #include "daemon/dht/dht.h"
+#include "daemon/noise/noise.h"
+#include "daemon/noise/payload.h"
 #include "daemon/udx/udx.h"
 
 #define PORT		49737
@@ -30,6 +32,8 @@
 struct dnode {
 	struct sim_host	*host;
 	struct dht	*d;
+	struct udx	*udx;		/* the relay node only */
+	struct conn_node *cn;
 	int		 sock;
 	struct hn_addr	 addr;
 	bool		 ready;
@@ -82,7 +86,9 @@ dn_recv(void *arg, int sock, const struct hn_addr *from, const uint8_t *buf,
 {
 	struct dnode *nd = arg;
 
-	if (nd->d)
+	if (nd->udx)
+		udx_socket_input(nd->udx, sock, from, buf, len);
+	else if (nd->d)
 		dht_input(nd->d, sock, from, buf, len);
 }
 
@@ -252,8 +258,10 @@ world_free(struct world *w)
 
 	peer_stop(&w->srv);
 	peer_stop(&w->cli);
+	conn_node_free(w->dn[0].cn);
 	for (i = 0; i < NDHT; i++)
 		dht_free(w->dn[i].d);
+	udx_free(w->dn[0].udx);
 	simnat_free(w->nat);
 	sim_free(w->sim);
 }
@@ -576,6 +584,193 @@ keypear_server_and_close(void)
 	world_free(&w);
 }
 
+/* ------------------------------------------------------------ dedup */
+
+struct hsreply {
+	int		 n, err;
+	uint8_t		 noise[1024];
+	size_t		 len;
+};
+
+static void
+hsreply_cb(void *arg, int err, const struct dht_reply *r)
+{
+	struct hsreply *h = arg;
+	struct peer_handshake m;
+
+	h->n++;
+	h->err = err;
+	if (err == 0 && r->value != NULL && peer_handshake_decode(&m, r->value,
+	    r->value_len) == 0 && m.noise_len <= sizeof(h->noise)) {
+		memcpy(h->noise, m.noise, m.noise_len);
+		h->len = m.noise_len;
+	}
+}
+
+struct fpctx {
+	struct hn_addr	 from[8];
+	size_t		 n;
+	bool		 done;
+};
+
+static void
+fp_peer(void *arg, const struct dht_reply *r, const struct cenc_peer *peers,
+    size_t npeers)
+{
+	struct fpctx *f = arg;
+
+	if (npeers > 0 && f->n < 8)
+		f->from[f->n++] = r->from;
+}
+
+static void
+fp_done(void *arg, int err)
+{
+	((struct fpctx *)arg)->done = true;
+}
+
+static bool
+fp_is_done(void *arg)
+{
+	return ((struct fpctx *)arg)->done;
+}
+
+static bool
+two_replies(void *arg)
+{
+	struct hsreply *h = arg;
+
+	return h[0].n > 0 && h[1].n > 0;
+}
+
+/*
+ * §5.4: one message 1 sent twice (through two different announce nodes)
+ * gets byte-identical replies, and only one connection is set up.
+ */
+static void
+repeated_msg1_same_reply(void)
+{
+	struct world w;
+	struct keypair skp, ckp;
+	struct conn_server *s;
+	struct noise_ik hs;
+	struct noise_payload p1;
+	struct peer_handshake m;
+	struct dht_request_opts o;
+	struct fpctx fp;
+	struct hsreply h[2];
+	uint8_t pl[512], msg1[1024], val[1200], target[32];
+	size_t plen, mlen, vlen, i;
+
+	world_new(&w, 14);
+	keypair_of(&skp, 5);
+	keypair_of(&ckp, 6);
+	s = conn_listen(w.srv.cn, &skp, NULL, srv_accept, &w);
+	run_for(&w, 8000);
+	memset(&p1, 0, sizeof(p1));
+	p1.has_udx = true;
+	p1.udx_id = 77;
+	p1.has_secret_stream = true;
+	CHECK_INT(noise_payload_encode(&p1, pl, sizeof(pl), &plen), 0);
+	CHECK_INT(noise_ik_init(&hs, true, &ckp, skp.pk), 0);
+	CHECK_INT(noise_ik_write(&hs, pl, plen, msg1, sizeof(msg1), &mlen), 0);
+	memset(&m, 0, sizeof(m));
+	m.mode = PEER_MODE_FROM_CLIENT;
+	m.noise = msg1;
+	m.noise_len = mlen;
+	CHECK_INT(peer_handshake_encode(&m, val, sizeof(val), &vlen), 0);
+	keys_hash(target, skp.pk, 32);
+	/* the nodes holding the server's record, as a client finds them */
+	memset(&fp, 0, sizeof(fp));
+	CHECK_INT(dht_find_peer(w.cli.d, skp.pk, fp_peer, fp_done, &fp), 0);
+	CHECK(sim_run(w.sim, fp_is_done, &fp, 20000));
+	CHECK(fp.n >= 2);
+	memset(h, 0, sizeof(h));
+	for (i = 0; i < 2; i++) {
+		memset(&o, 0, sizeof(o));
+		o.command = 0;	/* PEER_HANDSHAKE */
+		o.target = target;
+		o.value = val;
+		o.value_len = vlen;
+		o.has_value = true;
+		o.retries = -1;
+		o.sock = -1;
+		o.to = fp.from[i % (fp.n ? fp.n : 1)];
+		CHECK_INT(dht_request(w.cli.d, &o, hsreply_cb, &h[i]), 0);
+	}
+	CHECK(sim_run(w.sim, two_replies, h, 20000));
+	CHECK_INT(h[0].err, 0);
+	CHECK_INT(h[1].err, 0);
+	CHECK_INT(w.accepted, 0);	/* no UDX packet came: not handed over */
+	CHECK(h[0].len > 48 && h[0].len == h[1].len &&
+	    memcmp(h[0].noise, h[1].noise, h[0].len) == 0);
+	noise_ik_wipe(&hs);
+	conn_server_close(s);
+	world_free(&w);
+}
+
+/* ------------------------------------------------------------ relay */
+
+/*
+ * §9: sym <-> sym cannot punch; with the bootstrapper (public, OPEN)
+ * serving as a blind relay (conn_node_serve_relay) and the client naming
+ * it in relayThrough, the connection goes through it, both peers C.
+ */
+static void
+relayed_sym_sym(void)
+{
+	struct world w;
+	struct keypair skp, rkp;
+	struct conn_server *s;
+	struct conn_node_config cc;
+	struct conn_connect_opts o;
+	uint8_t relay[1][32];
+
+	world_new_nat(&w, 21, "sym", "sym");
+	w.dn[0].udx = udx_new(sim_host_io(w.dn[0].host));
+	memset(&cc, 0, sizeof(cc));
+	cc.io = sim_host_io(w.dn[0].host);
+	cc.udx = w.dn[0].udx;
+	cc.dht = w.dn[0].d;
+	cc.sock = w.dn[0].sock;
+	cc.serve_relay = true;
+	w.dn[0].cn = conn_node_new(&cc);
+	keypair_of(&rkp, 8);
+	CHECK_INT(conn_node_serve_relay(w.dn[0].cn, &rkp), 0);
+	CHECK_INT(conn_node_serve_relay(w.dn[0].cn, &rkp), -EALREADY);
+	keypair_of(&skp, 9);
+	s = conn_listen(w.srv.cn, &skp, NULL, srv_accept, &w);
+	run_for(&w, 5000);
+	w.sa.to_write = w.ca.to_write = 1u << 20;
+	w.sa.end_after = w.ca.end_after = true;
+	memset(&o, 0, sizeof(o));
+	memcpy(o.remote_pk, skp.pk, 32);
+	memcpy(relay[0], rkp.pk, 32);
+	o.relay_through = (const uint8_t (*)[32])relay;
+	o.nrelay_through = 1;
+	w.ca.c = conn_connect(w.cli.cn, &o, &app_ops, &w.ca);
+	CHECK(sim_run(w.sim, both_open, &w, 60000));
+	CHECK(w.ca.opened && w.sa.opened);
+	if (w.ca.opened && w.sa.opened && w.ca.c != NULL) {
+		CHECK_STR(conn_path_name(conn_path(w.ca.c)), "relayed");
+		CHECK_STR(conn_path_name(conn_path(w.sa.c)), "relayed");
+		send_dgrams(w.ca.c, true, 300);
+		send_dgrams(w.sa.c, false, 300);
+		CHECK(sim_run(w.sim, transfer_done, &w, 60000));
+		CHECK_UINT(w.sa.got, 1u << 20);
+		CHECK_UINT(w.ca.got, 1u << 20);
+		CHECK_UINT(w.sa.bad_at + w.ca.bad_at, 0);
+		CHECK_INT(w.sa.secure, 1);
+		CHECK_INT(w.ca.raw, 1);
+		CHECK_INT(w.ca.close_err, 0);
+	} else {
+		printf("# relayed: client closed=%d err=%d\n", w.ca.closed,
+		    w.ca.close_err);
+	}
+	conn_server_close(s);
+	world_free(&w);
+}
+
 /* ------------------------------------------------------------ NAT cells */
 
 struct cell {
@@ -663,6 +858,8 @@ static const struct test tests[] = {
 	TEST(open_transfer_close),
 	TEST(rejected_client),
 	TEST(keypear_server_and_close),
+	TEST(repeated_msg1_same_reply),
+	TEST(relayed_sym_sym),
 	TEST(nat_cells),
 };
 

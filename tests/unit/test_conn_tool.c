@@ -10,6 +10,7 @@
  *                            -> open PATH REMOTEPK CAPS ADDR | close ERR
  *   write N                  send N random bytes then end -> sent N SHA256
  *   raw HEX | secure HEX     one datagram
+ *   relay SEEDHEX            serve as a blind relay -> relaying PKHEX
  *   destroy | unlisten | quit
  * events: accept REMOTEPK, open ..., dgram raw|secure HEX,
  *         recv N SHA256 (at the peer's end), close ERR
@@ -275,6 +276,11 @@ tool_line(char *line)
 		T.srv = conn_listen(T.cn, &kp, t_firewall, t_accept, NULL);
 		hexout(pk, kp.pk, 32);
 		out(T.srv ? "listening %s" : "error listen %s", pk);
+	} else if (strcmp(argv[0], "relay") == 0 && argc == 2 && tool_kp(&kp,
+	    argv[1])) {
+		n = conn_node_serve_relay(T.cn, &kp);
+		hexout(pk, kp.pk, 32);
+		out(n == 0 ? "relaying %s" : "error relay %s", pk);
 	} else if (strcmp(argv[0], "unlisten") == 0) {
 		conn_server_close(T.srv);
 		T.srv = NULL;
@@ -421,6 +427,7 @@ tool_main(int argc, char **argv)
 	cc.local_addrs[0] = T.addr;
 	cc.nlocal_addrs = 1;
 	cc.caps = CONN_CAP_SECURE_DGRAM;
+	cc.serve_relay = true;
 	if (getenv("CONN_TOOL_NO_PUNCH") == NULL) {
 		cc.sock_open = tool_sock_open;
 		cc.sock_close = tool_sock_close;

@@ -340,7 +340,55 @@ async function relayedCServerJsClient () {
   }
 }
 
+// A C node serving as the blind relay between two hyperdht 6.34 peers.
+async function jsThroughCRelay () {
+  const net = await network(4)
+  const c = new CTool(['--bootstrap', net.bootstrap[0]])
+  const a = new HyperDHT({ bootstrap: net.bootstrap, host: HOST })
+  const b = new HyperDHT({ bootstrap: net.bootstrap, host: HOST })
+  try {
+    const cport = Number(/:(\d+)$/.exec(await c.expect(/^node /))[1])
+    await c.expect(/^up 1$/)
+    c.send('relay ' + hex(crypto.randomBytes(32)))
+    const rpk = Buffer.from((await c.expect(/^relaying /)).split(' ')[1], 'hex')
+    await a.ready()
+    await b.ready()
+    a.remoteAddress = () => null
+    b.remoteAddress = () => null
+    let got = null
+    const kp = HyperDHT.keyPair(crypto.randomBytes(32))
+    const server = b.createServer({ holepunch: () => false }, (s) => {
+      s.on('error', () => {})
+      s.on('data', (d) => s.write(d))
+      got = s
+    })
+    await server.listen(kp)
+    await sleep(1000)
+    const sock = a.connect(kp.publicKey, { relayThrough: rpk, localConnection: false, fastOpen: false, holepunch: () => false })
+    const errp = new Promise((resolve, reject) => sock.once('error', reject))
+    await withTimeout(Promise.race([new Promise((resolve) => sock.once('open', resolve)), errp]), 30000, 'JS open')
+    const msg = crypto.randomBytes(100000)
+    const echoed = []
+    let n = 0
+    sock.on('data', (d) => { echoed.push(d); n += d.length })
+    sock.write(msg)
+    await withTimeout((async () => { while (n < msg.length) await sleep(10) })(), 20000, 'echo')
+    check(Buffer.concat(echoed).equals(msg), 'echo through the C relay differs')
+    check(got !== null, 'no server connection')
+    const { remotePort } = sock.rawStream
+    check(remotePort === cport, 'the JS stream goes to port ' + remotePort + ', not the C relay at ' + cport)
+    sock.destroy()
+    return 'echo 100000 bytes through the C relay'
+  } finally {
+    await c.close()
+    await a.destroy().catch(() => {})
+    await b.destroy().catch(() => {})
+    await destroyAll(net.nodes)
+  }
+}
+
 const CASES = []
+CASES.push(['js-through-c-relay-6.34', jsThroughCRelay])
 CASES.push(['js-server-c-client-relayed-6.34', relayedJsServerCClient])
 CASES.push(['c-server-js-client-relayed-6.34', relayedCServerJsClient])
 for (const [tag, DHT] of [['6.34', HyperDHT], ['6.5.1', LegacyDHT]]) {
