@@ -21,8 +21,10 @@
 # taken by default as soon as it accepts --host.  Without a tool those
 # pairs are named skips.
 #
-# The relay is ours (test_holepunch_relay tool: relay.c's relay_service on
-# a C node) unless CONNECT_RELAY=js (blind-relay on a hyperdht node).
+# The relay is ours (test_holepunch_relay tool: a persistent C node with
+# conn_node_serve_relay(), or relay.c's relay_service with
+# CONNECT_RELAY_IMPL=service) unless CONNECT_RELAY=js (blind-relay on a
+# hyperdht node).
 #
 # Environment: HN_NODE_MODULES (default tests/interop/node_modules),
 # HN_C_PEER_TOOL, CONNECT_PAIRS (default js-js,c-c,c-js,js-c), CONNECT_REPEAT (attempts per cell and pair, default 1),
@@ -79,8 +81,11 @@ rtool=$HERE/../../build/tests/unit/test_holepunch_relay
 if [ "$RELAY" = c ]; then
 	natlab_exec pub3 node "$HERE/peer.js" net --host 198.51.100.13 \
 		--port 49737 --nodes 3 --bootstrap "$BOOT" > "$log/pub3" 2>&1 &
+	rargs=()
+	[ "${CONNECT_RELAY_IMPL:-node}" = service ] && rargs=(--service)
 	natlab_exec pub3 "$rtool" tool --bootstrap "$BOOT" \
-		--host 198.51.100.13 --seed "$RELAY_SEED" > "$log/relay" 2>&1 &
+		--host 198.51.100.13 --seed "$RELAY_SEED" "${rargs[@]}" \
+		> "$log/relay" 2>&1 &
 else
 	natlab_exec pub3 node "$HERE/peer.js" net --host 198.51.100.13 \
 		--port 49737 --nodes 3 --bootstrap "$BOOT" --relay "$RELAY_SEED" \
@@ -88,7 +93,7 @@ else
 fi
 want_up=3
 [ "$RELAY" = c ] && want_up=4
-for i in $(seq 1 300); do
+for _ in $(seq 1 300); do
 	[ "$(cat "$log"/pub* "$log"/relay 2>/dev/null | grep -c '^up ')" -ge $want_up ] && break
 	sleep 0.1
 done

@@ -7,7 +7,9 @@
  * Run as `test_holepunch_relay tool --bootstrap IP:PORT --host IP --seed
  * SEEDHEX` it is a C blind relay for the NAT lab (tests/natlab/): one
  * persistent node (DHT, UDX and conn_node at IP, daemon/evio.c on libev)
- * serving relay_service on the key of SEEDHEX.  It prints
+ * serving as a blind relay on the key of SEEDHEX: with
+ * conn_node_serve_relay() (what the daemon uses), or with --service
+ * relay.h's relay_service.  It prints
  * "relay PKHEX", then "up 1" once the DHT node is ready, and runs until
  * SIGTERM or SIGINT.
  */
@@ -487,6 +489,7 @@ relay_tool(int argc, char **argv)
 	uint8_t seed[32];
 	char pk[65];
 	const char *host = "127.0.0.1", *seedhex = NULL;
+	bool service = false;
 	int sock, csock;
 
 	memset(&cfg, 0, sizeof(cfg));
@@ -500,9 +503,11 @@ relay_tool(int argc, char **argv)
 			host = argv[++i];
 		} else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
 			seedhex = argv[++i];
+		} else if (strcmp(argv[i], "--service") == 0) {
+			service = true;
 		} else {
 			fprintf(stderr, "usage: %s tool --bootstrap IP:PORT "
-			    "--host IP --seed SEEDHEX\n", argv[0]);
+			    "--host IP --seed SEEDHEX [--service]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -541,9 +546,11 @@ relay_tool(int argc, char **argv)
 	cc.sock_close = r_sock_close;
 	cc.local_addrs[0] = R.addr;
 	cc.nlocal_addrs = 1;
-	if (R.d == NULL || (R.cn = conn_node_new(&cc)) == NULL ||
-	    (R.svc = relay_service_new(R.cn, R.udx, evio_io(R.e), &kp)) ==
-	    NULL)
+	cc.serve_relay = !service;
+	if (R.d == NULL || (R.cn = conn_node_new(&cc)) == NULL)
+		return 1;
+	if (service ? (R.svc = relay_service_new(R.cn, R.udx, evio_io(R.e),
+	    &kp)) == NULL : conn_node_serve_relay(R.cn, &kp) != 0)
 		return 1;
 	hex_encode(pk, kp.pk, 32);
 	printf("relay %s\n", pk);
