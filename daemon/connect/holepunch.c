@@ -73,17 +73,22 @@ struct holepuncher {
 	bool			 punching, connected, destroyed, randomized;
 	struct hn_timer		 timer;		/* strategy ticks */
 	struct hn_timer		 notify;	/* deferred on_analyzed */
+	/* sockets replaced by hp_reopen(), closed from a clean frame */
+	int			 dead[HP_MAX_REOPENS];
+	int			 ndead;
+	struct hn_timer		 reap;
 };
 
 static const uint8_t probe_byte[1] = { 0 };
 
 static void	sample(struct holepuncher *hp, bool retry);
+static int	punch_ttl(const struct holepuncher *hp);
 
 static int
 send_ttl(struct holepuncher *hp, int sock, const struct hn_addr *to, int ttl)
 {
 	if (hp->cfg.send_ttl != NULL)
-		return hp->cfg.send_ttl(hp->cfg.sock_arg, sock, to, probe_byte,
+		return hp->cfg.send_ttl(hp->cfg.ttl_arg, sock, to, probe_byte,
 		    1, ttl);
 	return hn_send(hp->cfg.io, sock, to, probe_byte, 1);
 }
@@ -302,6 +307,20 @@ open_sock(struct holepuncher *hp)
 	return s;
 }
 
+/*
+ * hp_reopen() runs from a datagram that arrived on the very socket it
+ * replaces; the adapter may still be walking that socket's receive batch,
+ * so the old socket is closed from a timer.
+ */
+static void
+on_reap(struct hn_timer *t)
+{
+	struct holepuncher *hp = container_of(t, struct holepuncher, reap);
+
+	while (hp->ndead > 0)
+		hp->cfg.sock_close(hp->cfg.sock_arg, hp->dead[--hp->ndead]);
+}
+
 /* ---------------------------------------------------------------- API */
 
 struct holepuncher *
@@ -319,6 +338,7 @@ hp_new(const struct hp_config *cfg, const struct hp_cbs *cbs)
 	hp->remote_firewall = cfg->remote_firewall;
 	hn_timer_init(&hp->timer, NULL);
 	hn_timer_init(&hp->notify, on_notify);
+	hn_timer_init(&hp->reap, on_reap);
 	hn_random(cfg->io, hp->local_secret, sizeof(hp->local_secret));
 	if (open_sock(hp) < 0)
 		goto out_socks;
@@ -341,6 +361,8 @@ hp_free(struct holepuncher *hp)
 	stop(hp);
 	detach_pings(hp);
 	release_socks(hp, -1);
+	hn_timer_cancel(hp->cfg.io, &hp->reap);
+	on_reap(&hp->reap);
 	randomized_end(hp);
 	sodium_memzero(hp->local_secret, sizeof(hp->local_secret));
 	free(hp->socks);
@@ -451,7 +473,8 @@ hp_reopen(struct holepuncher *hp)
 	hp->gen++;
 	if ((s = hp->cfg.sock_open(hp->cfg.sock_arg)) < 0)
 		return s;
-	hp->cfg.sock_close(hp->cfg.sock_arg, hp->socks[0]);
+	hp->dead[hp->ndead++] = hp->socks[0];	/* reopens <= HP_MAX_REOPENS */
+	hn_timer_after(hp->cfg.io, &hp->reap, 0);
 	hp->socks[0] = s;
 	nat_init(&hp->nat, hp->cfg.dht == NULL ||
 	    dht_is_firewalled(hp->cfg.dht));
@@ -552,13 +575,28 @@ hp_remote_punching(const struct holepuncher *hp)
 	return hp->remote_punching;
 }
 
+/*
+ * The reference's TTL 5 for the open-session datagram, meant to open our
+ * own NAT only; with early_low_ttl configured (natlab.md §5.3) that TTL
+ * instead, since 5 hops can reach the peer's router and spring the
+ * conntrack trap.  Birthday sockets keep TTL 5: in the lab, TTL 2 there
+ * only delayed connections to public peers (measured), and the birthday
+ * side's peer is the consistent one that probes it anyway.
+ */
+static int
+low_ttl(const struct holepuncher *hp)
+{
+	return hp->cfg.early_low_ttl_ms > 0 && hp->cfg.early_low_ttl > 0 ?
+	    hp->cfg.early_low_ttl : HP_TTL_LOW;
+}
+
 int
-hp_send_probe(struct holepuncher *hp, const struct hn_addr *to, bool low_ttl)
+hp_send_probe(struct holepuncher *hp, const struct hn_addr *to, bool low)
 {
 	if (hp->nsocks == 0)
 		return -EBADF;
-	return send_ttl(hp, hp->socks[0], to,
-	    low_ttl ? HP_TTL_LOW : HP_TTL_DEFAULT);
+	return send_ttl(hp, hp->socks[0], to, low ? low_ttl(hp) :
+	    punch_ttl(hp));
 }
 
 bool

@@ -78,14 +78,20 @@ struct hp_config {
 	/* The node's socket factory (struct conn_node_config). */
 	int		(*sock_open)(void *arg);
 	void		(*sock_close)(void *arg, int sock);
-	/* Optional: send with an IP TTL; NULL: hn_send() (default TTL). */
-	int		(*send_ttl)(void *arg, int sock, const struct hn_addr *to,
-			    const uint8_t *buf, size_t len, int ttl);
 	void		*sock_arg;
 	/*
+	 * Optional: send with an IP TTL (e.g. the proposed hn_io_ops
+	 * send_ttl); NULL: hn_send() with the socket's default TTL.
+	 */
+	int		(*send_ttl)(void *ttl_arg, int sock,
+			    const struct hn_addr *to, const uint8_t *buf,
+			    size_t len, int ttl);
+	void		*ttl_arg;
+	/*
 	 * natlab.md §5.3, not in the reference: punches of the first
-	 * `early_low_ttl_ms` of a strategy go out with TTL `early_low_ttl`
-	 * (e.g. 300 ms, 2); needs send_ttl.  0: off (the reference).
+	 * `early_low_ttl_ms` of a strategy, and the open-session datagram,
+	 * go out with TTL `early_low_ttl` (e.g. 300 ms, 2); needs send_ttl.
+	 * 0: off (the reference).
 	 */
 	uint32_t	 early_low_ttl_ms;
 	int		 early_low_ttl;

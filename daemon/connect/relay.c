@@ -15,6 +15,7 @@
 #include "cenc.h"
 #include "cursor.h"
 #include "io.h"
+#include "daemon/connect/conn.h"
 #include "daemon/connect/relay.h"
 #include "daemon/udx/udx.h"
 
@@ -732,4 +733,138 @@ relay_udx_cbs(struct relay_udx *ru, struct relay_server_cbs *out)
 	out->link = rs_link;
 	out->destroy_stream = rs_destroy;
 	out->arg = ru;
+}
+
+/* ------------------------------------------------ a relay on a conn_node */
+
+struct relay_svc_conn {
+	struct relay_service	*svc;
+	struct conn		*c;
+	struct relay_session	*sess;
+	struct relay_svc_conn	*next;
+};
+
+struct relay_service {
+	struct conn_server	*srv;
+	struct relay_server	*rs;
+	struct relay_udx	 ru;
+	struct relay_svc_conn	*conns;
+};
+
+static int
+svc_send(void *arg, const uint8_t *msg, size_t len)
+{
+	struct relay_svc_conn *rc = arg;
+
+	return conn_write(rc->c, msg, len);
+}
+
+static void
+svc_on_open(struct conn *c, void *arg)
+{
+	struct relay_svc_conn *rc = arg;
+
+	/* §9 step 2: the relay's channel id is the peer's key */
+	rc->sess = relay_server_accept(rc->svc->rs, conn_remote_key(c),
+	    svc_send, rc);
+}
+
+static void
+svc_on_data(struct conn *c, const uint8_t *buf, size_t len, void *arg)
+{
+	struct relay_svc_conn *rc = arg;
+
+	/* a frame the reference would have died on is ignored here */
+	if (rc->sess != NULL)
+		(void)relay_session_input(rc->sess, buf, len);
+}
+
+static void
+svc_on_end(struct conn *c, void *arg)
+{
+	(void)conn_end(c);
+}
+
+static void
+svc_on_close(struct conn *c, int err, void *arg)
+{
+	struct relay_svc_conn *rc = arg, **pp;
+
+	relay_session_free(rc->sess);
+	for (pp = &rc->svc->conns; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == rc) {
+			*pp = rc->next;
+			break;
+		}
+	}
+	free(rc);
+}
+
+static const struct conn_ops svc_ops = {
+	.on_open = svc_on_open,
+	.on_data = svc_on_data,
+	.on_end = svc_on_end,
+	.on_close = svc_on_close,
+};
+
+static void
+svc_on_connection(struct conn_server *s, struct conn *c, void *arg)
+{
+	struct relay_service *svc = arg;
+	struct relay_svc_conn *rc = calloc(1, sizeof(*rc));
+
+	if (rc == NULL) {
+		conn_set_ops(c, NULL, NULL);
+		return;
+	}
+	rc->svc = svc;
+	rc->c = c;
+	rc->next = svc->conns;
+	svc->conns = rc;
+	conn_set_ops(c, &svc_ops, rc);
+}
+
+struct relay_service *
+relay_service_new(struct conn_node *n, struct udx *udx, struct hn_io *io,
+    const struct keypair *kp)
+{
+	struct relay_service *svc = calloc(1, sizeof(*svc));
+	struct relay_server_cbs cbs;
+
+	if (svc == NULL)
+		return NULL;
+	svc->ru.udx = udx;
+	svc->ru.io = io;
+	relay_udx_cbs(&svc->ru, &cbs);
+	if ((svc->rs = relay_server_new(&cbs)) == NULL)
+		goto out_free;
+	svc->srv = conn_listen(n, kp, NULL, svc_on_connection, svc);
+	if (svc->srv == NULL)
+		goto out_rs;
+	return svc;
+
+out_rs:
+	relay_server_free(svc->rs);
+out_free:
+	free(svc);
+	return NULL;
+}
+
+void
+relay_service_free(struct relay_service *svc)
+{
+	if (svc == NULL)
+		return;
+	conn_server_close(svc->srv);
+	while (svc->conns != NULL)
+		conn_destroy(svc->conns->c);	/* on_close unlinks it */
+	relay_server_free(svc->rs);
+	free(svc);
+}
+
+void
+relay_service_get_stats(const struct relay_service *svc,
+    struct relay_server_stats *st)
+{
+	relay_server_get_stats(svc->rs, st);
 }

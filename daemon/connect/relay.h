@@ -139,4 +139,23 @@ struct relay_udx {
 
 void	relay_udx_cbs(struct relay_udx *ru, struct relay_server_cbs *out);
 
+/* -------------------------------------- serving as a relay on a conn_node */
+
+struct conn_node;
+struct keypair;
+struct relay_service;
+
+/*
+ * Listen on `kp` and be a blind relay for whoever connects (what
+ * blind-relay's Server does on a hyperdht server): each connection gets a
+ * relay session (its SecretStream frames are the Protomux frames), the
+ * relay streams live on `udx` (the node's).  NULL on error.
+ */
+struct relay_service *relay_service_new(struct conn_node *n, struct udx *udx,
+	    struct hn_io *io, const struct keypair *kp);
+/* Stop listening, close the relay connections and streams. */
+void	relay_service_free(struct relay_service *svc);
+void	relay_service_get_stats(const struct relay_service *svc,
+	    struct relay_server_stats *st);
+
 #endif

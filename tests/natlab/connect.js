@@ -9,6 +9,7 @@
 //   node connect.js --prefix NS_PREFIX --bootstrap IP:PORT --cells CELLS
 //                   --pairs js-js,c-c,c-js,js-c --repeat N [--relay PK@IP]
 //                   [--c-tool "CMD ARGS"] [--addrs HOST=IP,...] [--out FILE.json]
+//                   [--log-dir DIR]
 //   The C tool gets "--bootstrap IP:PORT --host IP" (the host's address).
 //   CELLS: name:server_host:client_host:server_type[:relay],...
 //
@@ -39,7 +40,12 @@ class Proc {
     this.lines = []
     this.waiters = []
     this.exited = false
-    this.proc = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['pipe', 'pipe', 'ignore'] })
+    // --log-dir: each tool's stderr goes to a file there
+    const err = o['log-dir']
+      ? fs.openSync(path.join(o['log-dir'], `${ns}-${process.hrtime.bigint()}.log`), 'w')
+      : 'ignore'
+    this.proc = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['pipe', 'pipe', err] })
+    if (typeof err === 'number') fs.closeSync(err)
     let buf = ''
     this.proc.stdout.on('data', (d) => {
       buf += d.toString()
@@ -93,7 +99,7 @@ class Proc {
 
 const addrs = Object.fromEntries((o.addrs || '').split(',').filter(Boolean).map((kv) => kv.split('=')))
 
-function toolArgv (impl, relay, host) {
+function toolArgv (impl, host) {
   if (impl === 'c') {
     const cmd = (o['c-tool'] || '').split(/\s+/).filter(Boolean)
     if (!cmd.length) return null
@@ -102,7 +108,6 @@ function toolArgv (impl, relay, host) {
   }
   const a = ['node', PEER_JS, 'tool', '--bootstrap', o.bootstrap]
   if (o.relay) a.push('--relay-host', o.relay.split('@')[1])
-  if (relay && o.relay) a.push('--relay-through', o.relay.split('@')[0])
   return a
 }
 
@@ -110,8 +115,12 @@ async function attempt (cell, pair) {
   const [simpl, cimpl] = pair.split('-')
   const ns = (h) => o.prefix + '-' + h
   const res = { cell: cell.name, pair, ok: false, path: '-', ms: -1, why: '' }
-  const sargv = toolArgv(simpl, false, cell.server)
-  const cargv = toolArgv(cimpl, cell.relay, cell.client)
+  const sargv = toolArgv(simpl, cell.server)
+  const cargv = toolArgv(cimpl, cell.client)
+  // relay cells: the client goes through the blind relay (relayThrough)
+  const how = cell.relay && o.relay
+    ? ' ' + crypto.randomBytes(32).toString('hex') + ' lan ' + o.relay.split('@')[0]
+    : ''
   if (!sargv || !cargv) {
     res.why = 'no C peer tool'
     return res
@@ -127,7 +136,7 @@ async function attempt (cell, pair) {
     cli = new Proc(ns(cell.client), cargv)
     if (!(await cli.expect(/^up /, 20000))) { res.why = 'client never up'; return res }
     const t0 = process.hrtime.bigint()
-    cli.send('connect ' + pk)
+    cli.send('connect ' + pk + how)
     const r = await cli.expect(/^(open|close) /, 45000)
     const wall = Number((process.hrtime.bigint() - t0) / 1000000n)
     if (!r || r.startsWith('close')) { res.why = r || 'timeout'; return res }
@@ -144,8 +153,9 @@ async function attempt (cell, pair) {
     res.ok = true
     res.ms = m ? Number(m[1]) : wall
     res.path = f[1]
-    // a public peer address is "punched" unless the server is reachable as is
-    if (res.path === 'direct' && cell.stype !== 'none') res.path = 'punched'
+    // the JS peer says p2p for a public peer address: punched unless the
+    // server is reachable as is
+    if (res.path === 'p2p') res.path = cell.stype === 'none' ? 'direct' : 'punched'
     return res
   } finally {
     if (cli) await cli.close()

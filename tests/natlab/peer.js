@@ -4,13 +4,15 @@
 // orchestrator (connect.js) drives both alike:
 //
 //   node peer.js tool --bootstrap IP:PORT[,IP:PORT...] [--dht hyperdht|@hyperswarm/dht]
-//                     [--relay-through PKHEX] [--relay-host IP]
+//                     [--relay-host IP]
 //     prints "up 1" once the DHT node is ready, then reads commands:
 //       listen SEEDHEX   -> listening PKHEX        (then "accept PK" per client)
-//       connect PKHEX    -> open PATH REMOTEPK CAPS ms=N remote=IP:PORT | close ERR
+//       connect PKHEX [SEEDHEX [lan|nolan [RELAYPKHEX]]]
+//                        -> open PATH REMOTEPK CAPS ms=N remote=IP:PORT | close ERR
+//                        (RELAYPKHEX: relayThrough that blind relay)
 //       write N          N random bytes, then end -> sent N SHA256
 //       quit
-//     PATH: lan (a private address), relayed (the relay host), or direct
+//     PATH: lan (a private address), relayed (the relay host), or p2p
 //     (a public address; the orchestrator tells direct from punched by the
 //     server's NAT type).  A peer that reads a stream to its end prints
 //     "recv N SHA256".
@@ -95,7 +97,7 @@ async function tool (o) {
   const rl = readline.createInterface({ input: process.stdin })
   let conn = null
   for await (const line of rl) {
-    const [cmd, arg] = line.trim().split(/\s+/)
+    const [cmd, arg, ...rest] = line.trim().split(/\s+/)
     if (cmd === 'listen') {
       const kp = DHT.keyPair(Buffer.from(arg, 'hex'))
       const server = dht.createServer((socket) => {
@@ -106,7 +108,7 @@ async function tool (o) {
       await server.listen(kp)
       say('listening ' + kp.publicKey.toString('hex'))
     } else if (cmd === 'connect') {
-      conn = connect(dht, Buffer.from(arg, 'hex'), o)
+      conn = connect(dht, Buffer.from(arg, 'hex'), o, rest)
     } else if (cmd === 'write' && conn) {
       const data = crypto.randomBytes(Number(arg))
       conn.end(data)
@@ -119,10 +121,12 @@ async function tool (o) {
   process.exit(0)
 }
 
-function connect (dht, pk, o) {
+function connect (dht, pk, o, rest) {
   const t0 = process.hrtime.bigint()
   const opts = {}
-  if (o['relay-through']) opts.relayThrough = Buffer.from(o['relay-through'], 'hex')
+  if (rest[0]) opts.keyPair = dht.constructor.keyPair(Buffer.from(rest[0], 'hex'))
+  if (rest[1] === 'nolan') opts.localConnection = false
+  if (rest[2]) opts.relayThrough = Buffer.from(rest[2], 'hex')
   const socket = dht.connect(pk, opts)
   let done = false
   reader(socket)
@@ -131,7 +135,7 @@ function connect (dht, pk, o) {
     const ms = Number((process.hrtime.bigint() - t0) / 1000000n)
     const raw = socket.rawStream
     const host = raw ? raw.remoteHost : '?'
-    let p = 'direct'
+    let p = 'p2p'
     if (o['relay-host'] && host === o['relay-host']) p = 'relayed'
     else if (isPrivate(host)) p = 'lan'
     say(`open ${p} ${socket.remotePublicKey.toString('hex')} 0 ms=${ms} remote=${host}:${raw ? raw.remotePort : 0}`)

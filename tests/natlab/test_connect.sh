@@ -21,9 +21,15 @@
 # taken by default as soon as it accepts --host.  Without a tool those
 # pairs are named skips.
 #
+# The relay is ours (test_holepunch_relay tool: a persistent C node with
+# conn_node_serve_relay(), or relay.c's relay_service with
+# CONNECT_RELAY_IMPL=service) unless CONNECT_RELAY=js (blind-relay on a
+# hyperdht node).
+#
 # Environment: HN_NODE_MODULES (default tests/interop/node_modules),
 # HN_C_PEER_TOOL, CONNECT_PAIRS (default js-js,c-c,c-js,js-c), CONNECT_REPEAT (attempts per cell and pair, default 1),
-# CONNECT_CELLS (a subset, by name), CONNECT_OUT (JSON of every attempt).
+# CONNECT_CELLS (a subset, by name), CONNECT_OUT (JSON of every attempt),
+# CONNECT_LOG_DIR (keep every peer's stderr there).
 # Root only; the lab is torn down on every exit.
 set -u
 cd "$(dirname "$0")" || exit 2
@@ -69,20 +75,37 @@ natlab_exec pub1 node "$HERE/peer.js" net --host 198.51.100.11 --port 49737 \
 sleep 1
 natlab_exec pub2 node "$HERE/peer.js" net --host 198.51.100.12 --port 49737 \
 	--nodes 3 --bootstrap "$BOOT" > "$log/pub2" 2>&1 &
-natlab_exec pub3 node "$HERE/peer.js" net --host 198.51.100.13 --port 49737 \
-	--nodes 3 --bootstrap "$BOOT" --relay "$RELAY_SEED" > "$log/pub3" 2>&1 &
-for i in $(seq 1 300); do
-	[ "$(cat "$log"/pub* | grep -c '^up ')" -ge 3 ] && break
+RELAY=${CONNECT_RELAY:-c}
+rtool=$HERE/../../build/tests/unit/test_holepunch_relay
+[ -x "$rtool" ] || RELAY=js
+if [ "$RELAY" = c ]; then
+	natlab_exec pub3 node "$HERE/peer.js" net --host 198.51.100.13 \
+		--port 49737 --nodes 3 --bootstrap "$BOOT" > "$log/pub3" 2>&1 &
+	rargs=()
+	[ "${CONNECT_RELAY_IMPL:-node}" = service ] && rargs=(--service)
+	natlab_exec pub3 "$rtool" tool --bootstrap "$BOOT" \
+		--host 198.51.100.13 --seed "$RELAY_SEED" "${rargs[@]}" \
+		> "$log/relay" 2>&1 &
+else
+	natlab_exec pub3 node "$HERE/peer.js" net --host 198.51.100.13 \
+		--port 49737 --nodes 3 --bootstrap "$BOOT" --relay "$RELAY_SEED" \
+		> "$log/pub3" 2>&1 &
+fi
+want_up=3
+[ "$RELAY" = c ] && want_up=4
+for _ in $(seq 1 300); do
+	[ "$(cat "$log"/pub* "$log"/relay 2>/dev/null | grep -c '^up ')" -ge $want_up ] && break
 	sleep 0.1
 done
-relay_pk=$(awk '/^relay /{print $2}' "$log/pub3")
-if [ "$(cat "$log"/pub* | grep -c '^up ')" -lt 3 ] || [ -z "$relay_pk" ]; then
-	echo "FAIL dht_network: $(cat "$log"/pub*)"
+relay_pk=$(cat "$log"/pub3 "$log"/relay 2>/dev/null | awk '/^relay /{print $2}')
+if [ "$(cat "$log"/pub* "$log"/relay 2>/dev/null | grep -c '^up ')" -lt $want_up ] ||
+    [ -z "$relay_pk" ]; then
+	echo "FAIL dht_network: $(cat "$log"/pub* "$log"/relay 2>/dev/null)"
 	fail=1
 	summary
 	exit 1
 fi
-echo "ok   dht_network (9 nodes, relay $relay_pk on pub3)"
+echo "ok   dht_network (9 JS nodes; $RELAY blind relay $relay_pk on pub3)"
 pass=$((pass + 1))
 sleep 2		# let the nodes find each other and turn persistent
 
@@ -97,6 +120,7 @@ want=${CONNECT_PAIRS:-js-js,c-c,c-js,js-c}
 pairs=
 ctool_args=()
 [ -n "${HN_C_PEER_TOOL:-}" ] && ctool_args=(--c-tool "$HN_C_PEER_TOOL")
+[ -n "${CONNECT_LOG_DIR:-}" ] && ctool_args+=(--log-dir "$CONNECT_LOG_DIR")
 for p in ${want//,/ }; do
 	if [ "$p" != js-js ] && [ -z "${HN_C_PEER_TOOL:-}" ]; then
 		echo "skip $p: no C peer tool (HN_C_PEER_TOOL)"

@@ -11,6 +11,8 @@
 #include "daemon/connect/holepunch.h"
 #include "daemon/connect/nat.h"
 
+#define NELEM_T(a)	(sizeof(a) / sizeof((a)[0]))
+
 static struct hn_addr
 A(const char *s)
 {
@@ -251,6 +253,9 @@ hp_unstable_and_reopen(void)
 	for (int i = 0; i < HP_MAX_REOPENS; i++)
 		CHECK_INT(hp_reopen(hp), 0);
 	CHECK_INT(hp_reopen(hp), -EAGAIN);
+	/* the replaced sockets close later, from a timer */
+	CHECK_INT(e.open, 1 + HP_MAX_REOPENS);
+	sim_run_until(e.sim, 1);
 	CHECK_INT(e.open, 1);
 	memset(&p, 0, sizeof(p));
 	p.firewall = NOISE_FIREWALL_RANDOM;
@@ -268,6 +273,96 @@ hp_unstable_and_reopen(void)
 	CHECK_INT(hp_punch(hp), -EOPNOTSUPP);
 	hp_free(hp);
 	CHECK_INT(e.open, 0);
+	/* freed with a replaced socket still pending: closed all the same */
+	sim_free(e.sim);
+	hp = env_hp(&e, false);
+	CHECK_INT(hp_reopen(hp), 0);
+	CHECK_INT(e.open, 2);
+	hp_free(hp);
+	CHECK_INT(e.open, 0);
+	sim_free(e.sim);
+}
+
+/* TTLs as sent: the reference's 5/64, or natlab §5.3's early low TTL. */
+static int ttls[64];
+static size_t nttls;
+
+static int
+rec_ttl(void *arg, int sock, const struct hn_addr *to, const uint8_t *buf,
+    size_t len, int ttl)
+{
+	CHECK_UINT(len, 1);
+	CHECK_INT(buf[0], 0);
+	if (nttls < NELEM_T(ttls))
+		ttls[nttls++] = ttl;
+	return 0;
+}
+
+static struct holepuncher *
+ttl_hp(struct env *e, uint32_t early_ms, int early_ttl)
+{
+	struct hp_config cfg;
+	struct hp_cbs cbs = { .arg = e };
+	struct holepuncher *hp;
+	struct holepunch_payload p;
+	struct hn_addr from = A("198.51.100.10:49737");
+
+	memset(e, 0, sizeof(*e));
+	e->sim = sim_new(4);
+	e->h = sim_host_add(e->sim, "10.1.0.11");
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.io = sim_host_io(e->h);
+	cfg.sock_open = env_open;
+	cfg.sock_close = env_close;
+	cfg.sock_arg = e;
+	cfg.send_ttl = rec_ttl;
+	cfg.early_low_ttl_ms = early_ms;
+	cfg.early_low_ttl = early_ttl;
+	cfg.initiator = true;
+	hp = hp_new(&cfg, &cbs);
+	for (int i = 0; i < 3; i++) {
+		struct hn_addr to = A("203.0.113.10:4000");
+
+		from.ip[3] = (uint8_t)(10 + i);
+		hp_add_sample(hp, &to, &from);
+	}
+	memset(&p, 0, sizeof(p));
+	p.firewall = NOISE_FIREWALL_CONSISTENT;
+	hp_remote_update(hp, &p, NULL);
+	hp_remote_add(hp, &(struct hn_addr){ { 203, 0, 113, 20 }, 5000 },
+	    true);
+	nttls = 0;
+	return hp;
+}
+
+static void
+hp_ttl_rules(void)
+{
+	struct env e;
+	struct holepuncher *hp;
+	static const struct hn_addr to = { { 203, 0, 113, 20 }, 5000 };
+
+	/* the reference: open session 5, punches 64 */
+	hp = ttl_hp(&e, 0, 0);
+	CHECK_INT(hp_send_probe(hp, &to, true), 0);
+	CHECK_INT(hp_punch(hp), 0);
+	sim_run_until(e.sim, 2500);
+	CHECK_UINT(nttls, 4);
+	CHECK_INT(ttls[0], HP_TTL_LOW);
+	CHECK_INT(ttls[1], HP_TTL_DEFAULT);	/* t = 0 */
+	CHECK_INT(ttls[3], HP_TTL_DEFAULT);	/* t = 2000 */
+	hp_free(hp);
+	sim_free(e.sim);
+	/* early low TTL: 2 for the open session and the first 300 ms */
+	hp = ttl_hp(&e, 300, 2);
+	CHECK_INT(hp_send_probe(hp, &to, true), 0);
+	CHECK_INT(hp_punch(hp), 0);
+	sim_run_until(e.sim, 1500);
+	CHECK_UINT(nttls, 3);
+	CHECK_INT(ttls[0], 2);
+	CHECK_INT(ttls[1], 2);			/* t = 0 */
+	CHECK_INT(ttls[2], HP_TTL_DEFAULT);	/* t = 1000 */
+	hp_free(hp);
 	sim_free(e.sim);
 }
 
@@ -278,6 +373,7 @@ static const struct test tests[] = {
 	TEST(nat_open_frozen_and_dedup),
 	TEST(hp_tokens_verify_random_punch),
 	TEST(hp_unstable_and_reopen),
+	TEST(hp_ttl_rules),
 };
 
 int

@@ -2,14 +2,33 @@
  * test_holepunch_relay.c - the blind relay (daemon/connect/relay.h): the
  * pair/unpair codec against connect.json#blind_relay_pair, the Protomux
  * frames, and a pairing through a relay server between two clients wired
- * back to back in memory
+ * back to back in memory.
+ *
+ * Run as `test_holepunch_relay tool --bootstrap IP:PORT --host IP --seed
+ * SEEDHEX` it is a C blind relay for the NAT lab (tests/natlab/): one
+ * persistent node (DHT, UDX and conn_node at IP, daemon/evio.c on libev)
+ * serving as a blind relay on the key of SEEDHEX: with
+ * conn_node_serve_relay() (what the daemon uses), or with --service
+ * relay.h's relay_service.  It prints
+ * "relay PKHEX", then "up 1" once the DHT node is ready, and runs until
+ * SIGTERM or SIGINT.
  */
 #include <errno.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <ev.h>
+
 #include "harness.h"
+#include "hex.h"
+#include "keys.h"
+#include "daemon/connect/conn.h"
 #include "daemon/connect/relay.h"
+#include "daemon/dht/dht.h"
+#include "daemon/evio.h"
+#include "daemon/udx/udx.h"
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
@@ -387,9 +406,172 @@ static const struct test tests[] = {
 	TEST(relay_batch_reject_close),
 };
 
+/* ------------------------------------------------- the lab's C relay */
+
+static struct {
+	struct ev_loop		*loop;
+	struct evio		*e;
+	struct udx		*udx;
+	struct dht		*d;
+	struct conn_node	*cn;
+	struct relay_service	*svc;
+	struct hn_addr		 addr;
+	ev_signal		 term, intr;
+	ev_idle			 reap;
+	int			 dead[512];	/* sockets to close */
+	int			 ndead;
+} R;
+
+static void
+r_recv(void *arg, int sock, const struct hn_addr *from, const uint8_t *buf,
+    size_t len)
+{
+	udx_socket_input(R.udx, sock, from, buf, len);
+}
+
+static void
+r_batch(void *arg)
+{
+	udx_flush(R.udx);
+}
+
+static void
+r_ready(struct dht *d, void *arg)
+{
+	printf("up 1\n");
+}
+
+static int
+r_sock_open(void *arg)
+{
+	struct hn_addr a = R.addr;
+
+	a.port = 0;
+	return evio_udp_bind(R.e, &a, r_recv, NULL);
+}
+
+/*
+ * Close from a clean stack frame: conn.c may close a socket from inside
+ * that socket's receive callback, and evio_deliver() still walks the
+ * socket after the callback returns.
+ */
+static void
+r_reap(struct ev_loop *l, ev_idle *w, int revents)
+{
+	while (R.ndead > 0)
+		evio_udp_close(R.e, R.dead[--R.ndead]);
+	ev_idle_stop(l, w);
+}
+
+static void
+r_sock_close(void *arg, int sock)
+{
+	if (R.ndead == (int)NELEM(R.dead)) {
+		evio_udp_close(R.e, sock);
+		return;
+	}
+	R.dead[R.ndead++] = sock;
+	ev_idle_start(R.loop, &R.reap);
+}
+
+static void
+r_stop(struct ev_loop *l, ev_signal *w, int revents)
+{
+	ev_break(l, EVBREAK_ALL);
+}
+
+static int
+relay_tool(int argc, char **argv)
+{
+	struct dht_config cfg;
+	struct conn_node_config cc;
+	struct keypair kp;
+	uint8_t seed[32];
+	char pk[65];
+	const char *host = "127.0.0.1", *seedhex = NULL;
+	bool service = false;
+	int sock, csock;
+
+	memset(&cfg, 0, sizeof(cfg));
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--bootstrap") == 0 && i + 1 < argc &&
+		    cfg.nbootstrap < DHT_BOOTSTRAP_MAX) {
+			if (addr_parse_bootstrap(argv[++i],
+			    &cfg.bootstrap[cfg.nbootstrap++]) != 0)
+				return 2;
+		} else if (strcmp(argv[i], "--host") == 0 && i + 1 < argc) {
+			host = argv[++i];
+		} else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
+			seedhex = argv[++i];
+		} else if (strcmp(argv[i], "--service") == 0) {
+			service = true;
+		} else {
+			fprintf(stderr, "usage: %s tool --bootstrap IP:PORT "
+			    "--host IP --seed SEEDHEX [--service]\n", argv[0]);
+			return 2;
+		}
+	}
+	if (seedhex == NULL || strlen(seedhex) != 64 ||
+	    hex_decode(seed, 32, seedhex) != 32 || keys_init() != 0 ||
+	    keys_from_seed(&kp, seed) != 0 || addr_parse_ip(host, R.addr.ip))
+		return 2;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	R.loop = ev_default_loop(0);
+	ev_idle_init(&R.reap, r_reap);
+	R.e = evio_new(R.loop);
+	R.udx = udx_new(evio_io(R.e));
+	evio_set_batch_cb(R.e, r_batch, NULL);
+	if ((sock = evio_udp_bind(R.e, &R.addr, r_recv, NULL)) < 0 ||
+	    evio_udp_local(R.e, sock, &R.addr) != 0 ||
+	    (csock = r_sock_open(NULL)) < 0)
+		return 1;
+	/*
+	 * A persistent node with a server and a client socket: it learns it
+	 * is reachable, so peers see it OPEN and connect straight to it (a
+	 * relay that had to be punched to would itself hit the 6.34
+	 * one-random-punch-at-a-time throttle with every symmetric peer).
+	 */
+	cfg.server_sock = sock;
+	cfg.client_sock = csock;
+	cfg.server_port = R.addr.port;
+	cfg.persistent = true;
+	cfg.on_ready = r_ready;
+	R.d = dht_new(evio_io(R.e), &cfg);
+	memset(&cc, 0, sizeof(cc));
+	cc.io = evio_io(R.e);
+	cc.udx = R.udx;
+	cc.dht = R.d;
+	cc.sock = sock;
+	cc.sock_open = r_sock_open;
+	cc.sock_close = r_sock_close;
+	cc.local_addrs[0] = R.addr;
+	cc.nlocal_addrs = 1;
+	cc.serve_relay = !service;
+	if (R.d == NULL || (R.cn = conn_node_new(&cc)) == NULL)
+		return 1;
+	if (service ? (R.svc = relay_service_new(R.cn, R.udx, evio_io(R.e),
+	    &kp)) == NULL : conn_node_serve_relay(R.cn, &kp) != 0)
+		return 1;
+	hex_encode(pk, kp.pk, 32);
+	printf("relay %s\n", pk);
+	ev_signal_init(&R.term, r_stop, SIGTERM);
+	ev_signal_init(&R.intr, r_stop, SIGINT);
+	ev_signal_start(R.loop, &R.term);
+	ev_signal_start(R.loop, &R.intr);
+	ev_run(R.loop, 0);
+	relay_service_free(R.svc);
+	conn_node_free(R.cn);
+	dht_free(R.d);
+	udx_free(R.udx);
+	evio_free(R.e);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
+	if (argc > 1 && strcmp(argv[1], "tool") == 0)
+		return relay_tool(argc, argv);
 	return harness_main("test_holepunch_relay", tests, NELEM(tests), argc,
 	    argv);
 }
