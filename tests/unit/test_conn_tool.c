@@ -105,6 +105,7 @@ static struct {
 	ev_io			 in;
 	char			 line[70000];
 	size_t			 llen;
+	uint8_t		 host[4];	/* where the tool binds */
 } T;
 
 static void
@@ -354,14 +355,14 @@ on_recv(void *arg, int sock, const struct hn_addr *from, const uint8_t *buf,
 	udx_socket_input(T.udx, sock, from, buf, len);
 }
 
-/* Puncher sockets: more UDP sockets on 127.0.0.1 feeding the same udx. */
+/* Puncher sockets: more UDP sockets on the tool's host feeding the same udx. */
 static int
 tool_sock_open(void *arg)
 {
-	struct hn_addr lo;
+	struct hn_addr at = { .port = 0 };
 
-	addr_parse("127.0.0.1:0", &lo);
-	return evio_udp_bind(T.e, &lo, on_recv, NULL);
+	memcpy(at.ip, T.host, 4);
+	return evio_udp_bind(T.e, &at, on_recv, NULL);
 }
 
 static void
@@ -393,15 +394,20 @@ tool_main(int argc, char **argv)
 	int i;
 
 	memset(&cfg, 0, sizeof(cfg));
+	addr_parse_ip("127.0.0.1", T.host);
 	for (i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "--bootstrap") == 0 && i + 1 < argc &&
 		    cfg.nbootstrap < DHT_BOOTSTRAP_MAX) {
 			if (addr_parse_bootstrap(argv[++i],
 			    &cfg.bootstrap[cfg.nbootstrap++]) != 0)
 				return 2;
+		} else if (strcmp(argv[i], "--host") == 0 && i + 1 < argc) {
+			/* the address to bind (a NAT-lab host's own) */
+			if (addr_parse_ip(argv[++i], T.host) != 0)
+				return 2;
 		} else {
-			fprintf(stderr, "usage: %s tool --bootstrap IP:PORT\n",
-			    argv[0]);
+			fprintf(stderr, "usage: %s tool --bootstrap IP:PORT "
+			    "[--host IP]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -410,7 +416,8 @@ tool_main(int argc, char **argv)
 	T.e = evio_new(T.loop);
 	T.udx = udx_new(evio_io(T.e));
 	evio_set_batch_cb(T.e, on_batch, NULL);
-	addr_parse("127.0.0.1:0", &lo);
+	memcpy(lo.ip, T.host, 4);
+	lo.port = 0;
 	if ((T.sock = evio_udp_bind(T.e, &lo, on_recv, NULL)) < 0 ||
 	    evio_udp_local(T.e, T.sock, &T.addr) != 0)
 		return 1;
