@@ -7,8 +7,7 @@
 # hypernat only, the journal, reload, the watchdog, restart keeping runtime
 # tunnels, and purge.
 #
-# Pending (not here): traffic through a tunnel to a peer in a second
-# container; the tunnels do not carry traffic yet.
+# Traffic through a tunnel to a peer in another host: test_tunnel.sh.
 set -u
 cd "$(dirname "$0")" || exit 2
 . ./container.sh
