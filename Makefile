@@ -101,7 +101,7 @@ SBIN		:= $(if $(DAEMON_MAIN),$(B)/san/hypernatd) \
 
 .PHONY: all check check-unit check-sim check-sanitize check-fuzz check-interop \
 	check-natlab check-system deps fuzz fuzz-smoke sanitize install \
-	uninstall deb rpm clean demo bench bench-udx bench-dht
+	uninstall deb rpm clean demo bench bench-udx bench-dht bench-connect
 .DEFAULT_GOAL := all
 
 all: $(DAEMON_BIN) $(CTL_BIN) $(TEST_BIN)
@@ -219,13 +219,17 @@ fuzz-smoke: $(FUZZ_BIN)
 
 # Side by side with the JavaScript implementation, in one run; ratios in
 # the last line.  Never part of `make check`.
-bench: bench-udx bench-dht
+bench: bench-udx bench-dht bench-connect
 
 bench-udx: all
 	$(Q)bench/udx/bench.sh
 
 bench-dht: all
 	$(Q)bench/dht/bench.sh
+
+# root: the NAT lab
+bench-connect: all
+	$(Q)bench/connect/bench.sh
 
 demo:
 	$(Q)tests/demo.sh

@@ -38,6 +38,7 @@ usage(FILE *fp)
 	    "usage: hypernatd [-c FILE] [-s SOCKET] [-S STATE_DIR] [-l LEVEL]\n"
 	    "       hypernatd -n [-c FILE] [-v]\n"
 	    "       hypernatd --config-keys\n"
+	    "       hypernatd server|client|options ...   (hyper-nat's command line)\n"
 	    "\n"
 	    "  -c, --config FILE      config file (default %s)\n"
 	    "  -n, --check            check the config, print the effective one, exit\n"
