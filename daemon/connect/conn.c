@@ -1415,7 +1415,9 @@ client_hp_next(struct conn *c)
 			return;
 		}
 		if (hp_remote_firewall(c->hp) == NOISE_FIREWALL_UNKNOWN) {
-			punch_failed(c, "the server's firewall stayed unknown");	/* 9g */
+			/* 9g */
+			punch_failed(c, "the server's firewall stayed "
+			    "unknown");
 			return;
 		}
 	}
@@ -1461,7 +1463,8 @@ client_hp_cb(void *arg, int err, const struct dht_reply *r)
 		goto out;
 	}
 	if (pl.error != NOISE_ERROR_NONE) {
-		punch_failed(c, "the server aborted");	/* REMOTE_ABORTED */
+		/* REMOTE_ABORTED */
+		punch_failed(c, "the server aborted");
 		goto out;
 	}
 	hp_remote_update(c->hp, &pl, NULL);
@@ -1495,11 +1498,13 @@ client_hp_cb(void *arg, int err, const struct dht_reply *r)
 		goto out;
 	}
 	if (!hp_remote_punching(c->hp)) {
-		punch_failed(c, "the server is not punching"); /* REMOTE_NOT_HOLEPUNCHING */
+		/* REMOTE_NOT_HOLEPUNCHING */
+		punch_failed(c, "the server is not punching");
 		goto out;
 	}
 	if ((e = hp_punch(c->hp)) != 0 && e != -EALREADY)
-		punch_failed(c, "no strategy applies"); /* REMOTE_NOT_HOLEPUNCHABLE */
+		/* REMOTE_NOT_HOLEPUNCHABLE */
+		punch_failed(c, "no strategy applies");
 out:
 	conn_release(c);
 }
