@@ -10,6 +10,10 @@
 #   rcone-pcone   c1 imports from a1
 #   pcone-rcone   b1 imports from c1
 #   same-nat      a2 imports from a1 (one NAT, no hairpinning: the LAN path)
+#   idle          after 12 s without traffic, longer than every NAT mapping
+#                 lives unrefreshed (the lab's conntrack timeouts are cut to
+#                 5 s / 10 s), b1's tunnels from a1 and c1 still carry UDP
+#                 (keep-alives, or a reconnect)
 #
 # Root only.  Daemons are stopped by pid and the lab's namespaces removed on
 # every exit.  HN_LOG_LEVEL=debug keeps more in the logs printed on failure;
@@ -35,6 +39,8 @@ make -s -j2 build/hypernatd build/hypernatctl >/dev/null || {
 
 T=$(mktemp -d /tmp/hn-tunnel-nat.XXXXXX)
 export NATLAB_PREFIX=hnn$$ NATLAB_STATE=$T/natlab
+export NATLAB_UDP_TIMEOUT=${NATLAB_UDP_TIMEOUT:-5}
+export NATLAB_UDP_STREAM_TIMEOUT=${NATLAB_UDP_STREAM_TIMEOUT:-10}
 . tests/natlab/natlab.sh
 HNLAB_DIR=$T HNLAB_WORLD=natlab
 . tests/natlab/hnlab.sh
@@ -111,4 +117,14 @@ pair pcone-pcone b1 a1 17000
 pair rcone-pcone c1 a1 17010
 pair pcone-rcone b1 c1 17020
 pair same-nat a2 a1 17030
+
+sleep 12
+for p in 17000 17020; do
+	res=$(hnlab_run b1 "$PY" "$TRAFFIC" udp --port "$p" --count 20)
+	if [ "$(echo "$res" | json 'd["received"] >= 18')" = True ]; then
+		ok "idle/udp $p ($(echo "$res" | json '"%d/%d echoed" % (d["received"], d["sent"])'))"
+	else
+		bad "idle/udp $p" "$res"
+	fi
+done
 [ "$fail" -eq 0 ]
