@@ -43,13 +43,6 @@ struct evio_sock {
 	/* receive buffers */
 	uint8_t		*rbuf;
 	size_t		 rbuf_size;
-	/*
-	 * evio_read_cb() is delivering from rbuf: a callback that closes
-	 * the socket (a connection freed by its last packet closes its
-	 * puncher socket) only unhooks it; the read callback frees it.
-	 */
-	bool		 reading;
-	bool		 closed;
 };
 
 struct evio {
@@ -304,8 +297,6 @@ evio_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 /* ------------------------------------------------------------ receiving */
 
-static void	evio_sock_free(struct evio_sock *k);
-
 static void
 evio_deliver(struct evio_sock *k, const struct sockaddr_in *sin,
     const uint8_t *buf, size_t len, int seg)
@@ -324,7 +315,7 @@ evio_deliver(struct evio_sock *k, const struct sockaddr_in *sin,
 		buf += n;
 		len -= n;
 		/* the callback may have closed the socket */
-		if (k->closed)
+		if (k->e->socks[k->index] != k)
 			return;
 	}
 }
@@ -342,9 +333,8 @@ evio_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	struct iovec iov[EVIO_RX_BATCH];
 	struct sockaddr_in sin[EVIO_RX_BATCH];
 	struct cmsghdr *c;
-	int r, i, round, seg;
+	int r, i, round, seg, index = k->index;
 
-	k->reading = true;
 	for (round = 0; round < EVIO_RX_ROUNDS; round++) {
 		for (i = 0; i < EVIO_RX_BATCH; i++) {
 			iov[i].iov_base = k->rbuf + (size_t)i * k->rbuf_size;
@@ -370,21 +360,17 @@ evio_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 					memcpy(&seg, CMSG_DATA(c), sizeof(int));
 			evio_deliver(k, &sin[i], iov[i].iov_base,
 			    msgs[i].msg_len, seg);
-			if (k->closed)
-				goto out;
+			if (e->socks[index] != k)
+				return;
 		}
 		/* end of batch: acks and coalesced data go out now */
 		ev_now_update(loop);
 		if (e->batch_fn)
 			e->batch_fn(e->batch_arg);
 		evio_flush(e);
-		if (k->closed || r < EVIO_RX_BATCH)
+		if (e->socks[index] != k || r < EVIO_RX_BATCH)
 			break;
 	}
-out:
-	k->reading = false;
-	if (k->closed)
-		evio_sock_free(k);
 }
 
 /* ------------------------------------------------------------ timers */
@@ -424,8 +410,7 @@ evio_sock_free(struct evio_sock *k)
 {
 	ev_io_stop(k->e->loop, &k->rw);
 	ev_io_stop(k->e->loop, &k->ww);
-	if (k->fd >= 0)
-		close(k->fd);
+	close(k->fd);
 	free(k->qbuf);
 	free(k->qspare);
 	free(k->rbuf);
@@ -528,22 +513,11 @@ evio_udp_local(struct evio *e, int sock, struct hn_addr *out)
 void
 evio_udp_close(struct evio *e, int sock)
 {
-	struct evio_sock *k;
-
-	if (sock < 0 || sock >= EVIO_MAX_SOCKS || (k = e->socks[sock]) == NULL)
+	if (sock < 0 || sock >= EVIO_MAX_SOCKS || e->socks[sock] == NULL)
 		return;
-	evio_sock_flush(k);
+	evio_sock_flush(e->socks[sock]);
+	evio_sock_free(e->socks[sock]);
 	e->socks[sock] = NULL;
-	if (!k->reading) {
-		evio_sock_free(k);
-		return;
-	}
-	/* from inside evio_read_cb(): it frees k when it is done */
-	ev_io_stop(e->loop, &k->rw);
-	ev_io_stop(e->loop, &k->ww);
-	close(k->fd);
-	k->fd = -1;
-	k->closed = true;
 }
 
 void
