@@ -56,6 +56,13 @@ struct evio {
 	bool			 want_gso;
 	bool			 want_gro;
 	struct evio_sock	*socks[EVIO_MAX_SOCKS];
+	/*
+	 * The socket whose datagrams are being delivered, and one closed from
+	 * inside that delivery: it is detached at once and freed when the
+	 * delivery loop is done with it.
+	 */
+	struct evio_sock	*reading;
+	struct evio_sock	*doomed;
 	struct evio_stats	 st;
 };
 
@@ -320,11 +327,29 @@ evio_deliver(struct evio_sock *k, const struct sockaddr_in *sin,
 	}
 }
 
+static void	evio_sock_free(struct evio_sock *k);
+
+static void
+evio_read_batches(struct evio *e, struct evio_sock *k, struct ev_loop *loop);
+
 static void
 evio_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct evio_sock *k = container_of(w, struct evio_sock, rw);
 	struct evio *e = k->e;
+
+	e->reading = k;
+	evio_read_batches(e, k, loop);
+	e->reading = NULL;
+	if (e->doomed != NULL) {
+		evio_sock_free(e->doomed);
+		e->doomed = NULL;
+	}
+}
+
+static void
+evio_read_batches(struct evio *e, struct evio_sock *k, struct ev_loop *loop)
+{
 	union {
 		char		buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr	align;
@@ -513,11 +538,20 @@ evio_udp_local(struct evio *e, int sock, struct hn_addr *out)
 void
 evio_udp_close(struct evio *e, int sock)
 {
-	if (sock < 0 || sock >= EVIO_MAX_SOCKS || e->socks[sock] == NULL)
+	struct evio_sock *k;
+
+	if (sock < 0 || sock >= EVIO_MAX_SOCKS || (k = e->socks[sock]) == NULL)
 		return;
-	evio_sock_flush(e->socks[sock]);
-	evio_sock_free(e->socks[sock]);
+	evio_sock_flush(k);
 	e->socks[sock] = NULL;
+	if (k == e->reading && e->doomed == NULL) {
+		/* closed from its own receive callback: free it afterwards */
+		ev_io_stop(e->loop, &k->rw);
+		ev_io_stop(e->loop, &k->ww);
+		e->doomed = k;
+		return;
+	}
+	evio_sock_free(k);
 }
 
 void

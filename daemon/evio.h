@@ -27,7 +27,7 @@
 struct ev_loop;
 struct evio;
 
-#define EVIO_MAX_SOCKS	16
+#define EVIO_MAX_SOCKS	320	/* birthday punching opens 256 */
 
 /* A datagram arrived on socket `sock`. */
 typedef void	evio_recv_fn(void *arg, int sock, const struct hn_addr *from,

@@ -8,7 +8,7 @@
 #include "sim.h"
 #include "timerq.h"
 
-#define SIM_MAX_SOCKS	16
+#define SIM_MAX_SOCKS	320	/* birthday punching opens 256 */
 #define HOST_HASH_MIN	64
 
 struct sim_sock {
