@@ -248,10 +248,14 @@ node_dht_config(struct node *n, const struct config *cfg,
 	return 0;
 }
 
+static void	node_set_local(struct node *n, const struct hn_addr *local,
+		    size_t nlocal);
+
 struct node *
 node_new(struct ev_loop *loop, const struct config *cfg,
     node_change_fn *on_change, void *arg, char *err)
 {
+	struct hn_addr local[NODE_LOCAL_MAX];
 	struct dht_config dc;
 	struct node *n;
 	char buf[HN_ADDR_STRLEN];
@@ -275,7 +279,7 @@ node_new(struct ev_loop *loop, const struct config *cfg,
 		goto fail;
 	if (node_dht_config(n, cfg, &dc, err) < 0)
 		goto fail;
-	n->nlocal = netmon_local_addrs(n->local, NODE_LOCAL_MAX);
+	node_set_local(n, local, netmon_local_addrs(local, NODE_LOCAL_MAX));
 	if ((n->dht = dht_new(n->io, &dc)) == NULL)
 		goto nomem;
 	if (dc.nbootstrap == 0 && !dc.bootstrapper)
@@ -357,17 +361,33 @@ addr_listed(const uint8_t ip[4], const struct hn_addr *v, size_t n)
 	return false;
 }
 
+/*
+ * Our LAN candidates for the connect layer: the machine's addresses with
+ * the server socket's port (a peer behind the same NAT connects there, the
+ * reference's addresses4), only the bound one when bound to one.
+ */
+static void
+node_set_local(struct node *n, const struct hn_addr *local, size_t nlocal)
+{
+	size_t i;
+
+	n->nlocal = 0;
+	for (i = 0; i < nlocal && n->nlocal < NODE_LOCAL_MAX; i++) {
+		if (!ip_any(n->bind.ip) &&
+		    memcmp(n->bind.ip, local[i].ip, 4) != 0)
+			continue;
+		n->local[n->nlocal] = local[i];
+		n->local[n->nlocal++].port = n->server.port;
+	}
+}
+
 void
 node_addresses_changed(struct node *n, const struct hn_addr *local,
     size_t nlocal)
 {
-	size_t i;
-
 	if (nlocal > NODE_LOCAL_MAX)
 		nlocal = NODE_LOCAL_MAX;
-	for (i = 0; i < nlocal; i++)
-		n->local[i] = local[i];
-	n->nlocal = nlocal;
+	node_set_local(n, local, nlocal);
 	/*
 	 * A socket bound to a concrete address that went away receives
 	 * nothing more; it comes back when the address does, and the kernel

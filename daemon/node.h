@@ -99,8 +99,9 @@ int		 node_client_sock(const struct node *n);
 /*
  * Fill `c` for conn_node_new(): io, udx, dht, sock (the server socket),
  * sock_open/sock_close (one more UDP socket on dht.host, port 0, whose
- * datagrams also go to udx) and the local addresses.  caps and serve_relay
- * are left 0 for the caller.
+ * datagrams also go to udx) and the local addresses (with the server
+ * socket's port: LAN candidates for peers behind our NAT).  caps and
+ * serve_relay are left 0 for the caller.
  */
 void		 node_conn_config(struct node *n, struct conn_node_config *c);
 /* Who hears about local address changes after the DHT; NULL: nobody. */

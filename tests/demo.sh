@@ -43,56 +43,26 @@ make -s -j2 "$D" "$C" >/dev/null || die "build"
 command -v "$PY" >/dev/null || die "$PY is missing"
 
 T=$(mktemp -d /tmp/hypernat-demo.XXXXXX)
-PIDS=()
 if [ $WORLD = natlab ]; then
 	export NATLAB_PREFIX=hnd$$ NATLAB_STATE=$T/natlab
 	. tests/natlab/natlab.sh
 fi
+HNLAB_DIR=$T HNLAB_WORLD=$WORLD HN_LOG_LEVEL=${HN_DEMO_LOG_LEVEL:-info}
+. tests/natlab/hnlab.sh
 cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	sleep 0.3
-	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	hnlab_stop
 	[ $WORLD = natlab ] && natlab_down
 	rm -rf "$T"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# run HOST CMD...: in the host's namespace (natlab) or here (loopback)
-run() {
-	local host=$1
-	shift
-	if [ $WORLD = natlab ]; then natlab_exec "$host" "$@"; else "$@"; fi
-}
-
-# start_daemon NAME HOST CONFIG-TEXT: a hypernatd with its own state and socket
-start_daemon() {
-	local name=$1 host=$2 dir=$T/$1
-	mkdir -p "$dir"
-	printf '%s\n' "$3" > "$dir/hypernat.conf"
-	printf '%s\n' "daemon:" "  control_group: \"\"" >> "$dir/hypernat.conf"
-	run "$host" "$D" -c "$dir/hypernat.conf" -s "$dir/control.sock" \
-		-S "$dir/state" -l "${HN_DEMO_LOG_LEVEL:-info}" > "$dir/log" 2>&1 &
-	PIDS+=($!)
-}
-
-ctl() { local name=$1; shift; "$C" -s "$T/$name/control.sock" "$@"; }
-
-# wait_for SECONDS CMD...: until CMD succeeds
-wait_for() {
-	local t=$1 i
-	shift
-	for i in $(seq $((t * 10))); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	return 1
-}
+run() { hnlab_run "$@"; }
+ctl() { hnlab_ctl "$@"; }
+wait_for() { hnlab_wait "$@"; }
 
 json() { $PY -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
-bootstrapped() { ctl "$1" -j status | json 'd["status"]["dht_node"]["bootstrapped"]' | grep -q True; }
 
 step "the world"
 if [ $WORLD = natlab ]; then
@@ -113,42 +83,21 @@ else
 fi
 
 step "a private DHT of three hypernatd bootstrap nodes"
-boot=()
-for i in 0 1 2; do
-	port=${DHT_PORT:-$((41000 + $$ % 1000 * 3 + i))}
-	boot+=("${DHT_ADDRS[$i]}:$port")
-done
-for i in 0 1 2; do
-	others=$(printf '%s\n' "${boot[@]}" | grep -vx "${boot[$i]}" | paste -sd, - | sed 's/,/, /g')
-	start_daemon "dht$((i + 1))" "${DHT_HOSTS[$i]}" "dht:
-  bootstrap: [$([ "$i" = 0 ] || echo "$others")]
-  host: ${DHT_ADDRS[$i]}
-  port: ${boot[$i]##*:}
-  mode: persistent"
-done
-for i in 1 2 3; do
-	wait_for 20 bootstrapped "dht$i" || die "dht$i did not bootstrap: $(tail -3 "$T/dht$i/log")"
-done
-say "bootstrap nodes: ${boot[*]}"
+hnlab_dht "${DHT_HOSTS[*]}" "${DHT_ADDRS[*]}" "$DHT_PORT" ||
+	die "the DHT nodes did not bootstrap"
+say "bootstrap nodes: $HNLAB_BOOT"
 
 step "host A and host B: one hypernatd each"
-blist=$(printf '%s, ' "${boot[@]}")
-blist=${blist%, }
-start_daemon A "$HA" "dht:
-  bootstrap: [$blist]
-  port: 0"
-start_daemon B "$HB" "dht:
-  bootstrap: [$blist]
-  port: 0"
-wait_for 30 bootstrapped A || die "A did not bootstrap: $(tail -3 "$T/A/log")"
-wait_for 30 bootstrapped B || die "B did not bootstrap: $(tail -3 "$T/B/log")"
+hnlab_host A "$HA"
+hnlab_host B "$HB"
+wait_for 30 hnlab_bootstrapped A || die "A did not bootstrap: $(tail -3 "$T/A/log")"
+wait_for 30 hnlab_bootstrapped B || die "B did not bootstrap: $(tail -3 "$T/B/log")"
 KEY_A=$(ctl A -j key | json 'd["key"]')
 say "A's key (what A shares): $KEY_A"
 say "B's client key:          $(ctl B -j key | json 'd["client_key"]')"
 
 step "A: a UDP game server and a TCP service (echoes on 127.0.0.1:7913 and :7915), exported"
-run "$HA" "$PY" "$TRAFFIC" echo --udp 7913 --tcp 7915 > "$T/echo.log" 2>&1 &
-PIDS+=($!)
+hnlab_bg "$HA" "$PY" "$TRAFFIC" echo --udp 7913 --tcp 7915 > "$T/echo.log" 2>&1
 ctl A add udp 7913 | sed 's/^/  A$ hypernatctl add udp 7913 -> /' | head -3
 ctl A add tcp 7915 >/dev/null || die "add tcp 7915 on A"
 

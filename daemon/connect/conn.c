@@ -524,6 +524,13 @@ conn_stream_connected(struct conn *c, int sock, const struct hn_addr *to)
 		conn_close(c, -EPROTO);
 		return;
 	}
+	if (log_get_level() >= LOG_LVL_DEBUG) {
+		char ab[HN_ADDR_STRLEN];
+
+		log_debug("connect: %s: stream to %s on socket %d (%s)",
+		    c->initiator ? "client" : "server", addr_format(to, ab),
+		    sock, conn_path_name(c->path));
+	}
 	hn_timer_cancel(nio(c->node), &c->timer);
 	if (c->hp != NULL) {
 		hn_timer_cancel(nio(c->node), &c->hp_timer);
@@ -561,6 +568,8 @@ conn_close(struct conn *c, int err)
 {
 	if (c->dead)
 		return;
+	log_debug("connect: %s: closed: %s", c->initiator ? "client" :
+	    "server", err == 0 ? "ok" : strerror(-err));
 	c->dead = true;
 	c->state = CONN_S_CLOSED;
 	hn_timer_cancel(nio(c->node), &c->timer);
@@ -620,8 +629,11 @@ relay_pending(const struct conn *c)
 
 /* Punching gave up: fatal unless a relay pairing may still connect. */
 static void
-punch_failed(struct conn *c)
+punch_failed(struct conn *c, const char *why)
 {
+	log_debug("connect: %s: punching failed: %s%s",
+	    c->initiator ? "client" : "server", why,
+	    relay_pending(c) ? " (a relay pairing is pending)" : "");
 	if (relay_pending(c)) {
 		if (c->hp != NULL) {
 			hn_timer_cancel(nio(c->node), &c->hp_timer);
@@ -804,8 +816,10 @@ hp_cb_fail(struct holepuncher *hp, int err, void *arg)
 
 	if (c->dead || c->state == CONN_S_OPEN)
 		return;
+	log_debug("connect: %s: puncher failed: %s",
+	    c->initiator ? "client" : "server", strerror(-err));
 	if (c->initiator)
-		punch_failed(c);
+		punch_failed(c, "the puncher gave up");
 	/* server: the 10 s / punch timeout ends it */
 }
 
@@ -1104,6 +1118,16 @@ server_on_holepunch(void *arg, uint64_t id, const uint8_t *payload,
 	if (holepunch_payload_open(&pl, c->res.holepunch_secret, payload,
 	    len) != 0)
 		return -1;
+	if (log_get_level() >= LOG_LVL_DEBUG) {
+		char pb[HN_ADDR_STRLEN];
+
+		log_debug("connect: server: holepunch round %u from %s: "
+		    "firewall %d, punching %d, error %d; ours %d (%s)",
+		    (unsigned)pl.round, addr_format(peer_addr, pb),
+		    (int)pl.firewall, (int)pl.punching, (int)pl.error,
+		    hp_firewall(c->hp), hp_analyzed(c->hp) ? "analysed" :
+		    "analysing");
+	}
 	dht_server_reply_sock(s->node->cfg.dht, hp_socket(c->hp));
 	memset(&out, 0, sizeof(out));
 	if (pl.error != NOISE_ERROR_NONE) {
@@ -1362,7 +1386,7 @@ client_hp_send(struct conn *c, bool punching)
 	c->hp_phase = punching ? 2 : 1;
 	if (dht_request(n->cfg.dht, &o, client_hp_cb, t) != 0) {
 		ticket_done(t);
-		punch_failed(c);
+		punch_failed(c, "cannot send PEER_HOLEPUNCH");
 	}
 }
 
@@ -1381,7 +1405,7 @@ client_hp_next(struct conn *c)
 			c->wait_analysis = true;
 			return;
 		}
-		punch_failed(c);
+		punch_failed(c, "our NAT analysis is unstable");
 		return;
 	}
 	if (hp_remote_firewall(c->hp) == NOISE_FIREWALL_UNKNOWN ||
@@ -1391,11 +1415,15 @@ client_hp_next(struct conn *c)
 			return;
 		}
 		if (hp_remote_firewall(c->hp) == NOISE_FIREWALL_UNKNOWN) {
-			punch_failed(c);	/* 9g */
+			/* 9g */
+			punch_failed(c, "the server's firewall stayed "
+			    "unknown");
 			return;
 		}
 	}
 	hp_freeze(c->hp);	/* step 11 */
+	log_debug("connect: client: punch round: our firewall %d, the "
+	    "server's %d", hp_firewall(c->hp), hp_remote_firewall(c->hp));
 	client_hp_send(c, true);
 }
 
@@ -1425,7 +1453,8 @@ client_hp_cb(void *arg, int err, const struct dht_reply *r)
 	if (err != 0 || r->value == NULL || !addr_eq(&r->from, &to) ||
 	    peer_holepunch_decode(&m, r->value, r->value_len) != 0 ||
 	    m.mode != PEER_MODE_REPLY || m.payload == NULL) {
-		punch_failed(c);
+		punch_failed(c, err != 0 ? "no PEER_HOLEPUNCH reply" :
+		    "bad PEER_HOLEPUNCH reply");
 		goto out;
 	}
 	if (holepunch_payload_open(&pl, c->res.holepunch_secret, m.payload,
@@ -1434,11 +1463,22 @@ client_hp_cb(void *arg, int err, const struct dht_reply *r)
 		goto out;
 	}
 	if (pl.error != NOISE_ERROR_NONE) {
-		punch_failed(c);	/* REMOTE_ABORTED */
+		/* REMOTE_ABORTED */
+		punch_failed(c, "the server aborted");
 		goto out;
 	}
 	hp_remote_update(c->hp, &pl, NULL);
 	hp_add_sample(c->hp, &r->to, &r->from);
+	if (log_get_level() >= LOG_LVL_DEBUG) {
+		char pb[HN_ADDR_STRLEN], tb[HN_ADDR_STRLEN];
+
+		log_debug("connect: client: holepunch reply (phase %d): server "
+		    "firewall %d, punching %d, %zu addresses, token %d, peer "
+		    "%s, we are %s", c->hp_phase, (int)pl.firewall,
+		    (int)pl.punching, (size_t)pl.naddresses, (int)pl.has_token,
+		    m.has_peer ? addr_format(&m.peer, pb) : "-",
+		    addr_format(&r->to, tb));
+	}
 	if (pl.has_token) {
 		c->has_rtoken = true;
 		memcpy(c->rtoken, pl.token, 32);
@@ -1458,11 +1498,13 @@ client_hp_cb(void *arg, int err, const struct dht_reply *r)
 		goto out;
 	}
 	if (!hp_remote_punching(c->hp)) {
-		punch_failed(c);	/* REMOTE_NOT_HOLEPUNCHING */
+		/* REMOTE_NOT_HOLEPUNCHING */
+		punch_failed(c, "the server is not punching");
 		goto out;
 	}
 	if ((e = hp_punch(c->hp)) != 0 && e != -EALREADY)
-		punch_failed(c);	/* REMOTE_NOT_HOLEPUNCHABLE */
+		/* REMOTE_NOT_HOLEPUNCHABLE */
+		punch_failed(c, "no strategy applies");
 out:
 	conn_release(c);
 }
@@ -1527,6 +1569,16 @@ client_on_reply(struct conn *c, const struct dht_reply *r,
 	relayed = m->has_peer;
 	server = relayed ? m->peer : r->from;
 	holepunchable = p2->has_holepunch && p2->nrelays > 0;
+	if (log_get_level() >= LOG_LVL_DEBUG) {
+		char sb[HN_ADDR_STRLEN], tb[HN_ADDR_STRLEN];
+
+		log_debug("connect: client: handshake reply from %s: server %s,"
+		    " firewall %d, %s, %zu addresses, we are %s",
+		    relayed ? "a relaying node" : "the server",
+		    addr_format(&server, sb), (int)p2->firewall,
+		    holepunchable ? "holepunchable" : "not holepunchable",
+		    (size_t)p2->naddr4, addr_format(&r->to, tb));
+	}
 	hn_timer_cancel(nio(n), &c->timer);
 	hn_timer_init(&c->timer, conn_timer_cb);
 	conn_hold(c);

@@ -69,7 +69,7 @@ def udp(args):
     print(json.dumps({"sent": args.count, "received": len(rtts),
                       "rtt_ms": [round(rtts[0], 2), round(rtts[len(rtts) // 2], 2),
                                  round(rtts[-1], 2)] if rtts else None}))
-    return 0 if len(rtts) >= args.count * 9 // 10 else 1
+    return 0 if len(rtts) >= max(1, args.count * 9 // 10) else 1
 
 
 def tcp(args):
