@@ -2,7 +2,10 @@
 """traffic.py - the demo's local services and the traffic it sends
 
   echo --udp PORT --tcp PORT       UDP echo and TCP echo on 127.0.0.1
-  udp --port P [--count N]         N datagrams through the tunnel: prints
+  udp --port P [--count N] [--src S]
+                                   N datagrams through the tunnel (from
+                                   127.0.0.1:S, default any port: one source
+                                   is one import session): prints
                                    JSON {sent, received, rtt_ms: [min, median, max]}
   tcp --port P [--bytes N]         N bytes through the tunnel and back:
                                    JSON {bytes, seconds, mbps, sha256_ok}
@@ -48,7 +51,7 @@ def echo(args):
 
 def udp(args):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
+    s.bind(("127.0.0.1", args.src))
     dest = ("127.0.0.1", args.port)
     rtts = []
     for i in range(args.count):
@@ -109,6 +112,7 @@ def main():
     u = sub.add_parser("udp")
     u.add_argument("--port", type=int, required=True)
     u.add_argument("--count", type=int, default=50)
+    u.add_argument("--src", type=int, default=0)
     t = sub.add_parser("tcp")
     t.add_argument("--port", type=int, required=True)
     t.add_argument("--bytes", type=int, default=8 << 20)
